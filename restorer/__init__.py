@@ -1,0 +1,3 @@
+"""Restorer: inpainting of damaged photographs with deep generative models."""
+
+__version__ = "0.1.0"

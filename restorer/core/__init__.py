@@ -1,0 +1,1 @@
+"""The restoration engine. Runs headless: nothing under restorer.core imports Qt."""
