@@ -1,16 +1,83 @@
-"""`restorer train`: placeholder until its issue lands."""
+"""`restorer train gan|context-encoder`: train the face models (see the model cards in models/)."""
 
 from __future__ import annotations
 
 import argparse
 
 
+def _common(p: argparse.ArgumentParser, default_name: str, default_steps: int) -> None:
+    p.add_argument("--data", nargs="+", required=True, metavar="PATH",
+                   help="image folders and/or zip files (e.g. ../shared/data/fairface/train-*.zip)")
+    p.add_argument("--size", type=int, choices=(64, 128), default=64, help="model resolution in pixels")
+    p.add_argument("--out", required=True, metavar="DIR", help="run folder: checkpoint, samples, log, weights")
+    p.add_argument("--name", default=default_name, help="file name (stem) of the exported weights")
+    p.add_argument("--steps", type=int, default=default_steps, help="optimiser steps in total")
+    p.add_argument("--batch", type=int, default=64, help="images per step (per process under torchrun)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
+    p.add_argument("--threads", type=int, default=0, help="CPU threads (0 = all)")
+    p.add_argument("--bf16", action="store_true", help="bfloat16 autocast (GPU, or CPUs with AVX-512 bf16)")
+    p.add_argument("--sample-every", type=int, default=500, help="steps between sample grids")
+    p.add_argument("--checkpoint-every", type=int, default=500, help="steps between checkpoints")
+    p.add_argument("--limit", type=int, default=None, help="use only the first N images")
+    p.add_argument("--resume", action="store_true", help="continue from DIR/checkpoint.pt")
+    p.add_argument("--max-minutes", type=float, default=None, help="stop and export after this wall time")
+    p.add_argument("--cache", default=".data", help="folder for the decoded-image cache ('' = none)")
+
+
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("train", help="(not yet available)")
-    p.set_defaults(func=run)
+    p = sub.add_parser("train", help="train the face GAN or the Context Encoder")
+    kinds = p.add_subparsers(dest="kind", metavar="KIND", required=True)
+    g = kinds.add_parser("gan", help="DCGAN generator + discriminator for latent-optimisation inpainting")
+    _common(g, "face64", 20000)
+    g.add_argument("--ngf", type=int, default=32, help="generator width")
+    g.add_argument("--ndf", type=int, default=32, help="discriminator width")
+    g.add_argument("--d-norm", choices=("spectral", "batch"), default="spectral")
+    g.add_argument("--ema", type=float, default=0.999, help="EMA decay of the exported generator")
+    g.add_argument("--lr", type=float, default=2e-4)
+    g.set_defaults(func=run_gan)
+    c = kinds.add_parser("context-encoder", help="Pathak et al.'s Context Encoder")
+    _common(c, "face64-context-encoder", 20000)
+    c.add_argument("--nef", type=int, default=32, help="encoder width")
+    c.add_argument("--ndf", type=int, default=32, help="adversarial discriminator width")
+    c.add_argument("--lr", type=float, default=2e-4)
+    c.add_argument("--lambda-rec", type=float, default=0.999)
+    c.add_argument("--lambda-adv", type=float, default=0.001)
+    c.add_argument("--border-weight", type=float, default=10.0, help="loss weight on the hole's border band")
+    c.set_defaults(func=run_context_encoder)
 
 
-def run(args: argparse.Namespace) -> int:
+def _shared(args: argparse.Namespace) -> dict:
     from restorer.core.errors import RestorerError
 
-    raise RestorerError("`restorer train` is not available yet")
+    if args.steps < 1 or args.batch < 1:
+        raise RestorerError("--steps and --batch must be at least 1")
+    return dict(
+        data=list(args.data), out=args.out, size=args.size, steps=args.steps, batch=args.batch,
+        seed=args.seed, device=args.device, threads=args.threads, bf16=args.bf16,
+        sample_every=args.sample_every, checkpoint_every=args.checkpoint_every, limit=args.limit,
+        resume=args.resume, name=args.name, max_minutes=args.max_minutes, cache=args.cache or None,
+    )
+
+
+def run_gan(args: argparse.Namespace) -> int:
+    from restorer.core.jobs import run_to_end
+    from restorer.training.gan import GanTrainConfig, train_gan
+
+    cfg = GanTrainConfig(**_shared(args), ngf=args.ngf, ndf=args.ndf, d_norm=args.d_norm, ema=args.ema,
+                         lr_g=args.lr, lr_d=args.lr)
+    path = run_to_end(train_gan(cfg))
+    print(f"wrote {path}")
+    return 0
+
+
+def run_context_encoder(args: argparse.Namespace) -> int:
+    from restorer.core.jobs import run_to_end
+    from restorer.training.context_encoder import ContextEncoderTrainConfig, train_context_encoder
+
+    cfg = ContextEncoderTrainConfig(**_shared(args), nef=args.nef, ndf=args.ndf, lr=args.lr,
+                                    lambda_rec=args.lambda_rec, lambda_adv=args.lambda_adv,
+                                    border_weight=args.border_weight)
+    path = run_to_end(train_context_encoder(cfg))
+    print(f"wrote {path}")
+    return 0

@@ -91,7 +91,8 @@ def save_weights(
         "kind": kind,
         "arch": arch.to_dict(),
         "pixel_range": [-1.0, 1.0],
-        "provenance": provenance or {},
+        # JSON round trip: only plain types may enter a weights_only-loadable file
+        "provenance": json.loads(json.dumps(provenance or {}, default=str)),
         "nets": {name: _to_storage(m.state_dict(), half) for name, m in nets.items()},
     }
     payload["sha256"] = content_digest(payload)

@@ -1,0 +1,145 @@
+"""Pieces shared by the GAN and Context Encoder trainers: devices, DDP, progress, grids, checkpoints."""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.distributed as dist
+from PIL import Image
+from torch import nn
+
+
+@dataclass
+class DistInfo:
+    rank: int = 0
+    world: int = 1
+    local_rank: int = 0
+
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+
+def setup_distributed(device: str) -> tuple[DistInfo, torch.device]:
+    """Join a torchrun job when launched by torchrun (WORLD_SIZE > 1); pick this process's device."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    info = DistInfo(int(os.environ.get("RANK", "0")), world, int(os.environ.get("LOCAL_RANK", "0")))
+    want_cuda = device == "cuda" or (device == "auto" and torch.cuda.is_available())
+    dev = torch.device(f"cuda:{info.local_rank}" if want_cuda else "cpu")
+    if want_cuda:
+        torch.cuda.set_device(dev)
+    if world > 1 and not dist.is_initialized():
+        dist.init_process_group("nccl" if want_cuda else "gloo")
+    return info, dev
+
+
+def wrap_ddp(module: nn.Module, info: DistInfo, device: torch.device) -> nn.Module:
+    if info.world == 1:
+        return module
+    return nn.parallel.DistributedDataParallel(module, device_ids=[device.index] if device.type == "cuda" else None)
+
+
+def unwrap(module: nn.Module) -> nn.Module:
+    return module.module if isinstance(module, nn.parallel.DistributedDataParallel) else module
+
+
+class Progress:
+    """A one-line progress bar on stderr with losses and throughput; also appends lines to a log file."""
+
+    def __init__(self, total: int, start: int, log: Path | None, enabled: bool = True) -> None:
+        self.total, self.start, self.log, self.enabled = total, start, log, enabled
+        self.t0 = time.monotonic()
+        self.last_print = 0.0
+
+    def update(self, step: int, images: int, **losses: float) -> None:
+        if not self.enabled:
+            return
+        now = time.monotonic()
+        if now - self.last_print < 0.5 and step < self.total:
+            return
+        self.last_print = now
+        rate = images / max(now - self.t0, 1e-9)
+        frac = step / self.total
+        bar = "#" * int(30 * frac) + "-" * (30 - int(30 * frac))
+        vals = " ".join(f"{k}={v:.3f}" for k, v in losses.items())
+        sys.stderr.write(f"\r[{bar}] {step}/{self.total} {vals} {rate:.0f} img/s ")
+        sys.stderr.flush()
+
+    def log_line(self, step: int, **values: float) -> None:
+        if self.enabled and self.log is not None:
+            with self.log.open("a") as f:
+                elapsed = time.monotonic() - self.t0
+                vals = " ".join(f"{k}={v:.4f}" for k, v in values.items())
+                f.write(f"step={step} elapsed_s={elapsed:.0f} {vals}\n")
+
+    def close(self) -> None:
+        if self.enabled:
+            sys.stderr.write("\n")
+
+
+def save_grid(images: torch.Tensor, path: Path, columns: int = 8) -> None:
+    """Write (N, C, H, W) images in [-1, 1] as one PNG grid with 2 px gaps."""
+    x = ((images.detach().float().cpu().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
+    n, c, h, w = x.shape
+    rows = (n + columns - 1) // columns
+    grid = np.full((rows * (h + 2) + 2, columns * (w + 2) + 2, 3), 255, np.uint8)
+    for i in range(n):
+        r, col = divmod(i, columns)
+        tile = x[i].permute(1, 2, 0).numpy()
+        grid[2 + r * (h + 2) : 2 + r * (h + 2) + h, 2 + col * (w + 2) : 2 + col * (w + 2) + w] = (
+            tile if c == 3 else tile.repeat(3, axis=2)
+        )
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(grid).save(path)
+
+
+def save_checkpoint(path: Path, state: dict) -> None:
+    """Atomic torch.save of a dict of tensors / numbers / strings (loadable with weights_only=True)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    torch.save(state, tmp)
+    os.replace(tmp, path)
+
+
+def load_checkpoint(path: Path) -> dict:
+    return torch.load(path, map_location="cpu", weights_only=True)
+
+
+def update_ema(ema: nn.Module, model: nn.Module, decay: float) -> None:
+    """Exponential moving average of the parameters (buffers are recomputed at export, see recalibrate_bn)."""
+    with torch.no_grad():
+        for pe, pm in zip(ema.parameters(), model.parameters()):
+            pe.lerp_(pm, 1.0 - decay)
+
+
+@torch.no_grad()
+def recalibrate_bn(generator: nn.Module, nz: int, device: torch.device, batches: int = 40, batch: int = 128) -> None:
+    """Recompute BatchNorm running statistics as a plain average over fresh samples.
+
+    The EMA generator's weights never produced the running statistics it carries, and the engine runs
+    G in eval mode (so a start's result does not depend on its batch); averaged statistics make eval-mode
+    samples match train-mode ones.
+    """
+    bns = [m for m in generator.modules() if isinstance(m, nn.BatchNorm2d)]
+    saved = [m.momentum for m in bns]
+    for m in bns:
+        m.reset_running_stats()
+        m.momentum = None  # cumulative moving average
+    generator.train()
+    g = torch.Generator(device="cpu").manual_seed(1234)
+    for _ in range(batches):
+        generator(torch.rand(batch, nz, generator=g).mul_(2).sub_(1).to(device))
+    for m, mom in zip(bns, saved):
+        m.momentum = mom
+    generator.eval()
+
+
+def wall_clock(seconds: float) -> str:
+    h, rem = divmod(int(seconds), 3600)
+    return f"{h}h{rem // 60:02d}m" if h else f"{rem // 60}m{rem % 60:02d}s"
