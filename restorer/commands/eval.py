@@ -1,16 +1,131 @@
-"""`restorer eval`: placeholder until its issue lands."""
+"""`restorer eval`: score the fill methods on a folder or zip of face images (Yeh et al. 2017, Table 1)."""
 
 from __future__ import annotations
 
 import argparse
 
+# The names from restorer.training.masks.MASK_TYPES and restorer.training.evaluate.METHODS, repeated
+# here so that building the parser (on every `restorer` start) imports neither scipy nor torch.
+MASK_TYPES = ("center", "pattern", "random80", "half")
+METHODS = ("latent", "context-encoder", "classic")
+
+
+def _choices(allowed: tuple[str, ...], what: str):
+    def parse(text: str) -> tuple[str, ...]:
+        names = tuple(dict.fromkeys(n.strip() for n in text.split(",") if n.strip()))
+        bad = [n for n in names if n not in allowed]
+        if bad or not names:
+            raise argparse.ArgumentTypeError(
+                f"unknown {what} {bad[0] if bad else text!r} (choose from {', '.join(allowed)})"
+            )
+        return names
+
+    return parse
+
+
+def _at_least(minimum: int):
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be at least {minimum}, not {value}")
+        return value
+
+    return parse
+
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("eval", help="(not yet available)")
+    p = sub.add_parser(
+        "eval",
+        help="benchmark the fill methods (PSNR / SSIM per mask type, with and without blending)",
+        description="Damage each test image with each mask type, fill it with each method and score the "
+        "fill against the original with PSNR and SSIM over the whole image, pasted and Poisson-blended "
+        "(the protocol of Yeh et al. 2017, Table 1). Writes results.md, results.json and grid.png.",
+    )
+    p.add_argument(
+        "--data", nargs="+", required=True, metavar="PATH", help="image folders, zip files or images"
+    )
+    p.add_argument(
+        "--out", required=True, metavar="DIR", help="folder for results.md, results.json, grid.png"
+    )
+    p.add_argument(
+        "--masks",
+        type=_choices(MASK_TYPES, "mask type"),
+        default=MASK_TYPES,
+        help=f"comma-separated mask types (default: {','.join(MASK_TYPES)})",
+    )
+    p.add_argument(
+        "--methods",
+        type=_choices(METHODS, "method"),
+        default=METHODS,
+        help=f"comma-separated methods (default: {','.join(METHODS)})",
+    )
+    p.add_argument("--limit", type=_at_least(1), default=500, help="use the first N images (default: 500)")
+    p.add_argument("--model", default=None, help="GAN for the latent method (default: face64)")
+    p.add_argument("--ce-model", default=None, help="Context Encoder model (default: face64-context-encoder)")
+    p.add_argument(
+        "--iterations", type=_at_least(1), default=1500, help="latent: optimisation steps per image"
+    )
+    p.add_argument("--starts", type=_at_least(1), default=16, help="latent: random starts per image")
+    p.add_argument("--lam", type=float, default=0.003, help="latent: prior weight λ (default: 0.003)")
+    p.add_argument("--batch", type=_at_least(1), default=64, help="context encoder: images per batch")
+    p.add_argument("--examples", type=_at_least(0), default=2, help="grid rows per mask type (default: 2)")
+    p.add_argument("--seed", type=int, default=0, help="seed for the masks and latent starts")
+    p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    from restorer.core.errors import RestorerError
+    import sys
+    import time
+    from pathlib import Path
 
-    raise RestorerError("`restorer eval` is not available yet")
+    from restorer.core.errors import RestorerError
+    from restorer.core.jobs import run_to_end
+    from restorer.core.weights import DEFAULT_MODELS
+    from restorer.training.evaluate import EvalProgress, EvalSettings, evaluate, write_report
+
+    out = Path(args.out)
+    if out.exists() and not out.is_dir():  # found now, not after hours of filling
+        raise RestorerError(f"--out {out} exists and is not a folder")
+    settings = EvalSettings(
+        masks=args.masks,
+        methods=args.methods,
+        limit=args.limit,
+        model=args.model or DEFAULT_MODELS["dcgan"],
+        ce_model=args.ce_model or DEFAULT_MODELS["context-encoder"],
+        iterations=args.iterations,
+        starts=args.starts,
+        lam=args.lam,
+        batch=args.batch,
+        seed=args.seed,
+        device=args.device,
+        examples=args.examples,
+    )
+    interactive = sys.stderr.isatty()
+    started = time.monotonic()
+    last_shown = 0.0
+
+    def show(event: EvalProgress) -> None:
+        """A live line on a terminal; one line per finished method and mask type in a log."""
+        nonlocal last_shown
+        now = time.monotonic()
+        finished = event.done == event.total and not event.iterations
+        if interactive and (now - last_shown >= 0.5 or finished):
+            last_shown = now
+            step = f" step {event.iteration}/{event.iterations}" if event.iterations else ""
+            sys.stderr.write(f"\r{event.method:>15} {event.mask:<8} {event.done}/{event.total}{step}    ")
+        elif not interactive and finished:
+            sys.stderr.write(
+                f"{event.method} {event.mask}: {event.total} images, {now - started:.0f} s elapsed\n"
+            )
+        sys.stderr.flush()
+
+    result = run_to_end(evaluate(args.data, settings), show)
+    if interactive:
+        sys.stderr.write("\n")
+    for path in write_report(result, out):
+        print(path)
+    return 0
