@@ -1,16 +1,129 @@
-"""`restorer batch`: placeholder until its issue lands."""
+"""`restorer batch`: restore every photo in a folder with the mask of the same name.
+
+A photo ``name.tif`` pairs with ``name-mask.*``, ``name_mask.*`` or ``name.*`` in the masks
+folder (in that order, so masks may sit beside the photos). One bad file is reported and
+skipped; the exit status is 1 when any photo failed.
+"""
 
 from __future__ import annotations
 
 import argparse
+import sys
+from pathlib import Path
+
+from restorer.commands.inpaint import add_restore_arguments, restore_file, restore_options
+
+IMAGE_SUFFIXES = (".png", ".tif", ".tiff", ".jpg", ".jpeg", ".webp")
+MASK_ENDINGS = ("-mask", "_mask", "")
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("batch", help="(not yet available)")
+    p = sub.add_parser(
+        "batch",
+        help="restore every photo in a folder with its mask",
+        description="Restore each photo in IMAGES_DIR with the mask of the same name in MASKS_DIR "
+        "(name.png, name-mask.png or name_mask.png) and write it to OUT_DIR under its own name.",
+    )
+    p.add_argument("images", metavar="IMAGES_DIR", type=Path)
+    p.add_argument("masks", metavar="MASKS_DIR", type=Path)
+    p.add_argument("out", metavar="OUT_DIR", type=Path)
+    add_restore_arguments(p)
+    p.add_argument("--candidates", type=Path, metavar="DIR", help="candidates in DIR/<photo name>/")
+    p.add_argument("--record", type=Path, metavar="DIR", help="an intervention record DIR/<photo name>.json")
     p.set_defaults(func=run)
+
+
+def _image_files(folder: Path) -> list[Path]:
+    return sorted(
+        p
+        for p in folder.iterdir()
+        if p.is_file() and not p.name.startswith(".") and p.suffix.lower() in IMAGE_SUFFIXES
+    )
+
+
+def _photos(folder: Path) -> list[Path]:
+    """The photos to restore; a "name-mask.png" beside "name.png" is a mask, not a photo."""
+    files = _image_files(folder)
+    stems = {p.stem for p in files}
+    masks = {p.stem + ending for p in files for ending in MASK_ENDINGS[:2] if p.stem + ending in stems}
+    return [p for p in files if p.stem not in masks]
+
+
+def mask_index(folder: Path) -> dict[str, Path]:
+    """Mask files by stem (the first by name when two differ only in extension)."""
+    index: dict[str, Path] = {}
+    for p in _image_files(folder):
+        index.setdefault(p.stem, p)
+    return index
+
+
+def find_mask(image: Path, masks: dict[str, Path]) -> Path | None:
+    for ending in MASK_ENDINGS:
+        found = masks.get(image.stem + ending)
+        if found is not None and found.resolve() != image.resolve():
+            return found
+    return None
+
+
+def _output_name(image: Path) -> str:
+    from restorer.core.imageio import WRITE_SUFFIXES
+
+    return image.name if image.suffix.lower() in WRITE_SUFFIXES else image.stem + ".png"  # WebP in, PNG out
 
 
 def run(args: argparse.Namespace) -> int:
     from restorer.core.errors import RestorerError
 
-    raise RestorerError("`restorer batch` is not available yet")
+    for folder, what in ((args.images, "images"), (args.masks, "masks")):
+        if not folder.is_dir():
+            raise RestorerError(f"{what} folder {folder} does not exist or is not a folder")
+    if args.out.exists() and args.out.resolve() == args.images.resolve() and not args.overwrite:
+        raise RestorerError(f"OUT_DIR {args.out} is the images folder; choose another or pass --overwrite")
+    images = _photos(args.images)
+    masks = mask_index(args.masks)
+    if not images:
+        raise RestorerError(f"no photos in {args.images} (looked for {', '.join(IMAGE_SUFFIXES)})")
+    try:
+        for folder in (args.out, args.record):
+            if folder is not None:
+                folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise RestorerError(f"cannot create {exc.filename}: {exc.strerror}") from None
+    options = restore_options(args)
+    failures: list[tuple[str, str]] = []
+    for number, image in enumerate(images, start=1):
+        prefix = f"[{number}/{len(images)}] {image.name}: "
+        try:
+            mask = find_mask(image, masks)
+            if mask is None:
+                raise RestorerError(
+                    f"no mask {image.stem}.png, {image.stem}-mask.png or {image.stem}_mask.png"
+                )
+            restore_file(
+                image,
+                mask,
+                args.out / _output_name(image),
+                options,
+                overwrite=args.overwrite,
+                quiet=args.quiet,
+                candidates_dir=args.candidates / image.stem if args.candidates else None,
+                record_path=args.record / f"{image.stem}.json" if args.record else None,
+                prefix=prefix,
+            )
+        except RestorerError as exc:
+            failures.append((image.name, str(exc)))
+            print(f"restorer: error: {prefix}{exc}", file=sys.stderr)
+        except Exception as exc:  # an unexpected failure on one photo must not lose the rest of the batch
+            failures.append((image.name, f"{type(exc).__name__}: {exc}"))
+            print(f"restorer: error: {prefix}unexpected {type(exc).__name__}: {exc}", file=sys.stderr)
+    done = len(images) - len(failures)
+    if failures:
+        print(
+            f"restorer: {done} of {len(images)} photo(s) restored; {len(failures)} failed:", file=sys.stderr
+        )
+        for name, message in failures:
+            print(f"  {name}: {message}", file=sys.stderr)
+        return 1
+    if not args.quiet:
+        print(f"restorer: {done} photo(s) restored into {args.out}", file=sys.stderr)
+    return 0

@@ -1,16 +1,315 @@
-"""`restorer inpaint`: placeholder until its issue lands."""
+"""`restorer inpaint`: fill the damage a mask marks in one photo.
+
+Also holds what `restorer batch` shares with it: the restoration options, the progress bar and
+the writing of candidates and records.
+"""
 
 from __future__ import annotations
 
 import argparse
+import json
+import math
+import os
+import sys
+import time
+import warnings
+from pathlib import Path
+from typing import TYPE_CHECKING, TextIO
+
+if TYPE_CHECKING:  # heavy imports (torch) stay inside run(), see restorer.cli
+    from restorer.core.imageio import Photo
+    from restorer.core.pipeline import RestoreOptions, RestoreResult
+
+METHODS = ("auto", "latent", "context-encoder", "classic")
+
+
+# --- arguments -----------------------------------------------------------------------------------
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, not {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    return value
+
+
+def _non_negative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, not {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, not {value}")
+    return value
+
+
+def _non_negative_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, not {text!r}") from None
+    if not (math.isfinite(value) and value >= 0):
+        raise argparse.ArgumentTypeError(f"must be a finite number >= 0, not {text}")
+    return value
+
+
+def _box(text: str) -> tuple[int, int, int, int]:
+    parts = text.split(",")
+    try:
+        x, y, w, h = (int(p) for p in parts)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected x,y,w,h (four whole numbers), not {text!r}") from None
+    if x < 0 or y < 0 or w < 1 or h < 1:
+        raise argparse.ArgumentTypeError(f"x and y must be >= 0 and w and h >= 1, not {text!r}")
+    return x, y, w, h
+
+
+def add_restore_arguments(p: argparse.ArgumentParser) -> None:
+    """The options `inpaint` and `batch` share."""
+    g = p.add_argument_group("restoration")
+    g.add_argument(
+        "--method",
+        choices=METHODS,
+        default="auto",
+        help="auto (default): diffusion for thin scratches, patch fill for wide damage, the face model "
+        "for holes inside --box; or force one method for every region",
+    )
+    g.add_argument("--model", metavar="NAME|PATH", help="model name (see `restorer models`) or .pt file")
+    g.add_argument(
+        "--iterations",
+        type=_positive_int,
+        default=1500,
+        metavar="N",
+        help="latent: optimisation steps (default 1500)",
+    )
+    g.add_argument(
+        "--starts",
+        type=_positive_int,
+        default=16,
+        metavar="K",
+        help="latent: random starts optimised together (default 16)",
+    )
+    g.add_argument(
+        "--lambda",
+        dest="lam",
+        type=_non_negative_float,
+        default=0.003,
+        metavar="L",
+        help="latent: prior weight λ (default 0.003)",
+    )
+    g.add_argument("--seed", type=_non_negative_int, default=0, metavar="S", help="random seed (default 0)")
+    g.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto", help="(default auto)")
+    g.add_argument(
+        "--box",
+        type=_box,
+        metavar="x,y,w,h",
+        help="context window for the holes inside it, typically around a face; enables the face model "
+        "for them with --method auto",
+    )
+    g.add_argument("--overwrite", action="store_true", help="allow writing over the input photo")
+    g.add_argument("--quiet", "-q", action="store_true", help="no progress bar or summary (warnings still)")
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("inpaint", help="(not yet available)")
+    p = sub.add_parser(
+        "inpaint",
+        help="fill the damage a mask marks in one photo",
+        description="Fill the damage marked in MASK (non-zero = damaged) and write the restored photo. "
+        "Only damaged pixels change; bit depth, alpha and the colour profile are kept.",
+    )
+    p.add_argument("image", metavar="IMAGE", type=Path, help="the damaged photo")
+    p.add_argument("--mask", "-m", required=True, type=Path, metavar="MASK", help="damage mask, same size")
+    p.add_argument("-o", "--output", required=True, type=Path, metavar="OUT", help=".png, .tif or .jpg")
+    add_restore_arguments(p)
+    p.add_argument("--candidates", type=Path, metavar="DIR", help="write every region's candidates here")
+    p.add_argument("--record", type=Path, metavar="JSON", help="write an intervention record (JSON)")
     p.set_defaults(func=run)
 
 
-def run(args: argparse.Namespace) -> int:
-    from restorer.core.errors import RestorerError
+def restore_options(args: argparse.Namespace) -> RestoreOptions:
+    from restorer.core.pipeline import RestoreOptions
 
-    raise RestorerError("`restorer inpaint` is not available yet")
+    return RestoreOptions(
+        method=args.method,
+        model=args.model,
+        iterations=args.iterations,
+        starts=args.starts,
+        lam=args.lam,
+        seed=args.seed,
+        device=args.device,
+        box=args.box,
+    )
+
+
+# --- progress --------------------------------------------------------------------------------------
+
+
+class ProgressBar:
+    """A one-line progress bar on a terminal (redrawn with \\r); one line per region elsewhere."""
+
+    WIDTH = 24
+
+    def __init__(self, stream: TextIO = sys.stderr, prefix: str = "", interval: float = 0.1) -> None:
+        self.stream = stream
+        self.prefix = prefix
+        self.interval = interval
+        self.live = stream.isatty()
+        self._label = ""
+        self._last = 0.0
+
+    def __call__(self, event: object) -> None:
+        from restorer.core.pipeline import RegionFinished, RegionProgress, RegionStarted
+
+        if isinstance(event, RegionStarted):
+            x, y, w, h = event.box
+            self._label = f"{self.prefix}region {event.index + 1}/{event.count} {event.method}"
+            self._write(f"{self._label}: {event.reason}; window {w}x{h} at {x},{y}", end="\n")
+            self._last = 0.0
+        elif isinstance(event, RegionProgress) and self.live:
+            now = time.monotonic()
+            if now - self._last >= self.interval or event.iteration == event.total:
+                self._last = now
+                done = round(self.WIDTH * event.iteration / event.total)
+                bar = "#" * done + "." * (self.WIDTH - done)
+                loss = f"  loss {event.loss:.4g}" if event.total > 1 else ""
+                self._write(f"{self._label} [{bar}] {event.iteration}/{event.total}{loss}", end="")
+        elif isinstance(event, RegionFinished) and self.live:
+            self._write("", end="\n")
+
+    def _write(self, text: str, end: str) -> None:
+        # \r and clear-to-end-of-line redraw the bar in place on a terminal.
+        self.stream.write(("\r\x1b[K" if self.live else "") + text + end)
+        self.stream.flush()
+
+
+def _silent(event: object) -> None:
+    return None
+
+
+# --- running ----------------------------------------------------------------------------------------
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return False
+
+
+def check_output(output: Path, image: Path, mask: Path, overwrite: bool) -> None:
+    """Refuse a bad output path before any work is done."""
+    from restorer.core.errors import RestorerError
+    from restorer.core.imageio import WRITE_SUFFIXES
+
+    if output.suffix.lower() not in WRITE_SUFFIXES:
+        raise RestorerError(f"cannot tell the format of {output}: use .png, .tif, .tiff, .jpg or .jpeg")
+    if output.is_dir():
+        raise RestorerError(f"cannot write {output}: it is a folder")
+    if not output.parent.is_dir():
+        raise RestorerError(f"cannot write {output}: folder {output.parent} does not exist")
+    if _same_file(output, mask):
+        raise RestorerError(f"refusing to write the restored photo over the mask {mask}")
+    if not overwrite and _same_file(output, image):
+        raise RestorerError(
+            f"refusing to overwrite the input {image}; choose another output or pass --overwrite"
+        )
+
+
+def restore_file(
+    image: Path,
+    mask_path: Path,
+    output: Path,
+    options: RestoreOptions,
+    *,
+    overwrite: bool,
+    quiet: bool,
+    candidates_dir: Path | None = None,
+    record_path: Path | None = None,
+    prefix: str = "",
+) -> RestoreResult:
+    """Read, restore and write one photo (and its candidates and record); RestorerError on failure."""
+    from restorer.core.imageio import read_mask, read_photo, write_photo
+    from restorer.core.jobs import run_to_end
+    from restorer.core.pipeline import restore
+
+    check_output(output, image, mask_path, overwrite)
+    photo = read_photo(image)
+    mask = read_mask(mask_path, photo.size)
+    job = restore(photo, mask, options)
+    result = run_to_end(job, _silent if quiet else ProgressBar(sys.stderr, prefix))
+    for warning in result.warnings:
+        print(f"restorer: warning: {prefix}{warning}", file=sys.stderr)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        write_photo(result.photo, output, overwrite=overwrite, protect=mask_path)
+        if candidates_dir is not None:
+            write_candidates(result, candidates_dir, options.blend)
+    for w in caught:
+        print(f"restorer: warning: {prefix}{w.message}", file=sys.stderr)
+    if record_path is not None:
+        write_record(result, options, record_path, image=image, mask=mask_path, output=output)
+    if not quiet:
+        filled = sum(int(r.hole.sum()) for r in result.regions)
+        print(
+            f"{prefix}restored {len(result.regions)} region(s), {filled} pixel(s); wrote {output}",
+            file=sys.stderr,
+        )
+    return result
+
+
+def write_candidates(result: RestoreResult, folder: Path, blend: bool) -> list[Path]:
+    """Each region's candidates as the window would look with it: region-01-cand-01.png, ..."""
+    from restorer.core.errors import RestorerError
+    from restorer.core.imageio import write_photo
+    from restorer.core.pipeline import candidate_window
+    from restorer.core.regions import box_slices
+
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise RestorerError(f"cannot create {folder}: {exc.strerror or exc}") from None
+    photo = result.photo
+    written = []
+    for region in result.regions:
+        alpha = None if photo.alpha is None else photo.alpha[box_slices(region.box)]
+        for k in range(len(region.candidates)):
+            pixels = candidate_window(photo, region, k, blend)
+            window = _window_photo(photo, pixels, alpha)
+            path = folder / f"region-{region.index + 1:02d}-cand-{k + 1:02d}.png"
+            written.append(write_photo(window, path))
+    return written
+
+
+def _window_photo(photo: Photo, pixels: object, alpha: object) -> Photo:
+    from restorer.core.imageio import Photo
+
+    return Photo(pixels, alpha, photo.icc_profile, None, "PNG", dpi=photo.dpi)
+
+
+def write_record(
+    result: RestoreResult, options: RestoreOptions, path: Path, *, image: Path, mask: Path, output: Path
+) -> Path:
+    from restorer.core.imageio import atomic_write
+    from restorer.core.pipeline import intervention_record
+
+    record = intervention_record(result, options)
+    record["files"] = {"photo": str(image), "mask": str(mask), "output": str(output)}
+    text = json.dumps(record, indent=2, ensure_ascii=False) + "\n"
+    return atomic_write(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
+
+
+def run(args: argparse.Namespace) -> int:
+    restore_file(
+        args.image,
+        args.mask,
+        args.output,
+        restore_options(args),
+        overwrite=args.overwrite,
+        quiet=args.quiet,
+        candidates_dir=args.candidates,
+        record_path=args.record,
+    )
+    return 0

@@ -1,0 +1,179 @@
+"""Damaged regions (connected parts of the mask) and the context window each one is filled from.
+
+Geometry only: which pixels belong together, how wide a region is, and which rectangle of the
+photo a fill method gets to look at. Choosing a method per region is the pipeline's job.
+
+Windows are ``(x, y, w, h)`` boxes in photo pixels. A model window is square, about twice the
+hole's larger side (so the hole's bounding box covers a quarter of it or less, the proportion
+the face models were trained with), never smaller than the model resolution, and shifted, not
+shrunk, to stay inside the photo. Only when the photo itself is smaller than the window is the
+window clipped to the photo; the pipeline then reflect-pads the clipped window back to a square
+before resampling it for the model (see ``pipeline._to_model``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import ndimage
+
+Box = tuple[int, int, int, int]  # x, y, w, h
+
+DEFAULT_GAP = 8
+"""Holes closer than this many pixels share one region (and one window)."""
+
+MAX_HOLE_FRACTION = 0.5
+"""A window more than this fraction damaged leaves too little context to fill from."""
+
+
+@dataclass(frozen=True)
+class Region:
+    """One damaged region: the pixels of ``labels == label``."""
+
+    label: int
+    bbox: Box  # the hole's bounding box
+    pixels: int  # number of damaged pixels
+    max_width: float  # width in px at the region's widest point (1 for a one-pixel line)
+
+
+@dataclass
+class RegionMap:
+    """The mask split into regions; ``labels`` is (H, W) int32, 0 outside every hole."""
+
+    labels: np.ndarray
+    regions: list[Region]
+
+    def hole(self, labels: int | tuple[int, ...], window: Box) -> np.ndarray:
+        """bool (h, w): the pixels of the given region label(s) inside ``window``."""
+        crop = self.labels[box_slices(window)]
+        if isinstance(labels, int):
+            return crop == labels
+        return np.isin(crop, labels)
+
+
+def box_slices(box: Box) -> tuple[slice, slice]:
+    x, y, w, h = box
+    return slice(y, y + h), slice(x, x + w)
+
+
+def box_inside(inner: Box, outer: Box) -> bool:
+    ix, iy, iw, ih = inner
+    ox, oy, ow, oh = outer
+    return ox <= ix and oy <= iy and ix + iw <= ox + ow and iy + ih <= oy + oh
+
+
+def _dilate_square(mask: np.ndarray, radius: int) -> np.ndarray:
+    """Dilation by a (2r+1)^2 square; separable 1-D maximum filters cost O(pixels), whatever r."""
+    if radius <= 0:
+        return mask
+    size = 2 * radius + 1
+    grown = ndimage.maximum_filter1d(mask.astype(np.uint8), size, axis=0)
+    return ndimage.maximum_filter1d(grown, size, axis=1).astype(bool)
+
+
+def find_regions(mask: np.ndarray, gap: int = DEFAULT_GAP) -> RegionMap:
+    """Split a bool (H, W) mask into 8-connected regions, merging holes less than ``gap`` px apart.
+
+    Holes are merged by labelling the mask dilated by gap/2: two holes whose dilations touch are
+    at most ``gap`` pixels apart. Labels are then restricted to the mask itself, so a region's
+    hole never includes the undamaged pixels between its parts. Regions come in reading order.
+    """
+    mask = np.asarray(mask, dtype=bool)
+    eight = np.ones((3, 3), dtype=bool)
+    grown = _dilate_square(mask, (gap + 1) // 2)
+    labels, count = ndimage.label(grown, structure=eight)
+    labels = labels.astype(np.int32, copy=False)
+    labels[~mask] = 0
+    regions = []
+    for label, found in enumerate(ndimage.find_objects(labels, count), start=1):
+        if found is None:
+            continue
+        ys, xs = found
+        own = labels[found] == label
+        # Distance to the nearest undamaged pixel, with a known border around the crop so holes
+        # touching the crop edge are measured correctly; the peak is half the widest point.
+        depth = ndimage.distance_transform_edt(np.pad(own, 1))
+        regions.append(
+            Region(
+                label=label,
+                bbox=(xs.start, ys.start, xs.stop - xs.start, ys.stop - ys.start),
+                pixels=int(own.sum()),
+                max_width=float(2.0 * depth.max() - 1.0),
+            )
+        )
+    return RegionMap(labels, regions)
+
+
+def _place(center: float, side: int, limit: int) -> tuple[int, int]:
+    """Start and length of a span of ``side`` centred on ``center``, shifted to fit in [0, limit)."""
+    if side >= limit:
+        return 0, limit
+    start = round(center - side / 2)
+    return min(max(start, 0), limit - side), side
+
+
+def square_window(center: tuple[float, float], side: int, photo_size: tuple[int, int]) -> Box:
+    """A ``side`` x ``side`` window centred on ``center`` (x, y), shifted inside the photo.
+
+    Clipped to the photo (so not square) only along a dimension the photo is smaller than ``side``.
+    """
+    x, w = _place(center[0], side, photo_size[0])
+    y, h = _place(center[1], side, photo_size[1])
+    return x, y, w, h
+
+
+def ideal_model_side(bbox: Box, resolution: int) -> int:
+    """Twice the hole's larger side, and at least the model resolution."""
+    return max(resolution, 2 * max(bbox[2], bbox[3]))
+
+
+def model_window(bbox: Box, photo_size: tuple[int, int], resolution: int) -> Box:
+    """The square context window for a generative model (see the module docstring)."""
+    x, y, w, h = bbox
+    return square_window((x + w / 2, y + h / 2), ideal_model_side(bbox, resolution), photo_size)
+
+
+def box_window(box: Box, photo_size: tuple[int, int]) -> Box:
+    """A user's box made square by growing its shorter side about its centre, shifted inside the photo.
+
+    Growing keeps the user's framing of the face (nothing is stretched) and gives the model real
+    context where a non-square box would otherwise need reflected padding.
+    """
+    x, y, w, h = box
+    return square_window((x + w / 2, y + h / 2), max(w, h), photo_size)
+
+
+def classic_window(bbox: Box, photo_size: tuple[int, int], margin: int) -> Box:
+    """The hole's bounding box grown by ``margin`` on every side and clipped to the photo."""
+    x, y, w, h = bbox
+    x0, y0 = max(x - margin, 0), max(y - margin, 0)
+    x1, y1 = min(x + w + margin, photo_size[0]), min(y + h + margin, photo_size[1])
+    return x0, y0, x1 - x0, y1 - y0
+
+
+def union_bbox(boxes: list[Box]) -> Box:
+    x0 = min(b[0] for b in boxes)
+    y0 = min(b[1] for b in boxes)
+    x1 = max(b[0] + b[2] for b in boxes)
+    y1 = max(b[1] + b[3] for b in boxes)
+    return x0, y0, x1 - x0, y1 - y0
+
+
+def window_problem(hole_pixels: int, window: Box) -> str | None:
+    """Why a hole cannot be filled from its window (too much of it is damaged), or None."""
+    fraction = hole_pixels / max(window[2] * window[3], 1)
+    if fraction > MAX_HOLE_FRACTION:
+        return f"hole too large for its window ({fraction:.0%} of {window[2]}x{window[3]})"
+    return None
+
+
+def photo_problem(bbox: Box, photo_size: tuple[int, int]) -> str | None:
+    """Why a model cannot fill a hole: the context it needs (twice its larger side) exceeds the photo."""
+    side = 2 * max(bbox[2], bbox[3])
+    if side > photo_size[0] or side > photo_size[1]:
+        return (
+            f"hole too large for the photo (it needs a {side}x{side} context window, "
+            f"the photo is {photo_size[0]}x{photo_size[1]})"
+        )
+    return None

@@ -1,0 +1,294 @@
+"""Whole-photo restoration: planning, bit-exactness outside the mask, events, stopping, re-blending."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from restorer.core import weights
+from restorer.core.errors import RestorerError
+from restorer.core.imageio import Photo
+from restorer.core.jobs import run_to_end
+from restorer.core.networks import (
+    ContextEncoder,
+    ContextEncoderArch,
+    Discriminator,
+    GanArch,
+    Generator,
+    init_dcgan_weights,
+)
+from restorer.core.pipeline import (
+    RegionFinished,
+    RegionProgress,
+    RegionStarted,
+    RestoreOptions,
+    intervention_record,
+    reblend,
+    restore,
+)
+from restorer.core.tone import rgb_to_ycbcr
+
+FAST = {"iterations": 2, "starts": 2, "device": "cpu"}
+BOX = (24, 24, 64, 64)  # a "face" box inside a 128 x 112 photo
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_torch_thread():
+    """Tiny networks run faster on one thread; two fight over the cores on a busy machine."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def tiny_gan(seed: int = 0) -> tuple[GanArch, Generator, Discriminator]:
+    """A tiny random DCGAN whose images vary with z (batch-norm statistics set from one batch)."""
+    torch.manual_seed(seed)
+    arch = GanArch(ngf=8, ndf=8)
+    g, d = Generator(arch), Discriminator(arch)
+    init_dcgan_weights(g)
+    init_dcgan_weights(d)
+    for m in g.modules():
+        if isinstance(m, torch.nn.BatchNorm2d):
+            m.momentum = None  # a cumulative average: this one batch sets the running statistics
+    with torch.no_grad():
+        g.train()(torch.rand(64, arch.nz) * 2 - 1)
+    return arch, g.eval(), d
+
+
+@pytest.fixture(scope="module")
+def gan_path(tmp_path_factory):
+    arch, g, d = tiny_gan()
+    path = tmp_path_factory.mktemp("models") / "tiny-gan.pt"
+    return str(weights.save_weights(path, "dcgan", arch, {"generator": g, "discriminator": d}))
+
+
+@pytest.fixture(scope="module")
+def ce_path(tmp_path_factory):
+    torch.manual_seed(1)
+    arch = ContextEncoderArch(nef=8, ndf=8)
+    path = tmp_path_factory.mktemp("models") / "tiny-ce.pt"
+    return str(weights.save_weights(path, "context-encoder", arch, {"context_encoder": ContextEncoder(arch)}))
+
+
+def _photo(channels: int = 3, dtype=np.uint8, alpha: bool = False, size=(112, 128), seed: int = 0) -> Photo:
+    h, w = size
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:h, 0:w]
+    base = 0.5 + 0.25 * np.sin(xx / 9.0)[..., None] * np.cos(yy / 7.0)[..., None] * np.ones(channels)
+    base = base + 0.05 * rng.standard_normal((h, w, channels))
+    top = np.iinfo(dtype).max
+    pixels = np.round(np.clip(base, 0, 1) * top).astype(dtype)
+    a = np.round(np.clip(rng.random((h, w)), 0, 1) * top).astype(dtype) if alpha else None
+    return Photo(pixels, a, b"fake-icc", None, "PNG")
+
+
+def _mask(size=(112, 128)) -> np.ndarray:
+    mask = np.zeros(size, dtype=bool)
+    mask[50:62, 48:60] = True  # a compact hole inside BOX
+    mask[5:7, 10:100] = True  # a thin scratch outside it
+    mask[90:106, 100:120] = True  # a wide hole outside it
+    return mask
+
+
+def _damaged(photo: Photo, mask: np.ndarray) -> Photo:
+    pixels = photo.pixels.copy()
+    pixels[mask] = np.iinfo(pixels.dtype).max  # white damage
+    return photo.with_pixels(pixels)
+
+
+def _events(job):
+    events = []
+    result = run_to_end(job, events.append)
+    return events, result
+
+
+def test_empty_mask_returns_the_photo_unchanged():
+    photo = _photo()
+    events, result = _events(restore(photo, np.zeros((112, 128), dtype=bool)))
+    assert events == [] and result.regions == [] and result.warnings == []
+    assert np.array_equal(result.photo.pixels, photo.pixels)
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16])
+@pytest.mark.parametrize(("channels", "alpha"), [(1, False), (3, False), (3, True)])
+@pytest.mark.parametrize("method", ["auto", "latent", "classic"])
+def test_only_damaged_pixels_change(gan_path, dtype, channels, alpha, method):
+    mask = _mask()
+    photo = _damaged(_photo(channels, dtype, alpha), mask)
+    options = RestoreOptions(method=method, model=gan_path, box=BOX, **FAST)
+    _, result = _events(restore(photo, mask, options))
+    out = result.photo
+    assert out.pixels.dtype == dtype and out.pixels.shape == photo.pixels.shape
+    assert np.array_equal(out.pixels[~mask], photo.pixels[~mask])
+    assert out.icc_profile == photo.icc_profile
+    assert (out.alpha is None) == (not alpha) and (not alpha or np.array_equal(out.alpha, photo.alpha))
+    assert (out.pixels[mask] != np.iinfo(dtype).max).mean() > 0.5  # the white damage was filled
+    # A model needs a window twice the 90 px scratch: more than this photo has, so it says so.
+    expected = ["region 1 (x=10, y=5, 90x2 px): hole too large for the photo"] if method == "latent" else []
+    assert [w.split(" (it needs")[0] for w in result.warnings] == expected
+
+
+def test_auto_sends_each_region_to_its_method(gan_path):
+    mask = _mask()
+    job = restore(_photo(), mask, RestoreOptions(model=gan_path, box=BOX, **FAST))
+    events, result = _events(job)
+    started = [e for e in events if isinstance(e, RegionStarted)]
+    by_method = {e.method: e for e in started}
+    assert set(by_method) == {"classic-diffusion", "latent", "classic-patch"}
+    assert "thin scratch" in by_method["classic-diffusion"].reason
+    assert "face box" in by_method["latent"].reason
+    assert by_method["latent"].box == BOX  # the user's box is the window
+    assert "outside a face box" in by_method["classic-patch"].reason
+    assert [r.reason for r in result.regions] == [e.reason for e in started]
+
+
+def test_auto_without_a_face_model_falls_back_to_patch_fill(monkeypatch):
+    monkeypatch.setitem(weights.DEFAULT_MODELS, "dcgan", "no-such-model")
+    events, result = _events(restore(_photo(), _mask(), RestoreOptions(box=BOX)))
+    face = [e for e in events if isinstance(e, RegionStarted) and e.box[0] > 30 and e.box[1] > 30]
+    assert all(r.method.startswith("classic") for r in result.regions)
+    assert any("no face model" in e.reason for e in face)
+
+
+def test_events_arrive_in_order_with_lazy_previews(gan_path):
+    mask = np.zeros((112, 128), dtype=bool)
+    mask[50:62, 48:60] = True
+    options = RestoreOptions(
+        method="latent", model=gan_path, box=BOX, iterations=3, starts=2, preview_all=True
+    )
+    events, result = _events(restore(_photo(channels=1), mask, options))
+    kinds = [type(e).__name__ for e in events]
+    assert kinds == ["RegionStarted", "RegionProgress", "RegionProgress", "RegionProgress", "RegionFinished"]
+    progress = [e for e in events if isinstance(e, RegionProgress)]
+    assert [p.iteration for p in progress] == [1, 2, 3] and all(p.total == 3 for p in progress)
+    preview = progress[0].preview()
+    assert preview.shape == (64, 64, 1) and preview.dtype == np.float32
+    assert preview.min() >= 0 and preview.max() <= 1
+    assert len(progress[-1].previews()) == 2
+    finished = events[-1].result
+    assert isinstance(events[-1], RegionFinished) and finished is result.regions[0]
+    assert len(finished.candidates) == 2 and finished.losses == sorted(finished.losses)
+    assert finished.candidates[0].shape == (64, 64, 1)
+
+
+def test_should_stop_returns_none_promptly(gan_path):
+    mask = _mask()
+    calls = []
+
+    def should_stop() -> bool:
+        calls.append(1)
+        return len(calls) > 3
+
+    options = RestoreOptions(method="latent", model=gan_path, iterations=1000, starts=2)
+    events, result = _events(restore(_photo(), mask, options, should_stop))
+    assert result is None
+    assert sum(isinstance(e, RegionProgress) for e in events) <= 3
+
+
+def test_reblend_changes_only_that_regions_hole(gan_path):
+    mask = _mask()
+    photo = _damaged(_photo(), mask)
+    options = RestoreOptions(model=gan_path, box=BOX, iterations=2, starts=3, device="cpu")
+    _, result = _events(restore(photo, mask, options))
+    face = next(r for r in result.regions if r.method == "latent")
+    assert len(face.candidates) == 3
+    again = reblend(result.photo, face, 2)
+    changed = np.any(again.pixels != result.photo.pixels, axis=2)
+    x, y, w, h = face.box
+    allowed = np.zeros_like(mask)
+    allowed[y : y + h, x : x + w] = face.hole
+    assert changed.any() and not (changed & ~allowed).any()
+    assert face.chosen == 2
+    back = reblend(again, face, 0)
+    assert np.array_equal(back.pixels, result.photo.pixels)
+    with pytest.raises(RestorerError, match="candidate"):
+        reblend(result.photo, face, 3)
+
+
+def test_too_large_hole_is_reported_not_filled(gan_path):
+    photo = _photo()
+    mask = np.zeros((112, 128), dtype=bool)
+    mask[10:100, 10:120] = True  # needs a 220 px window in a 128 x 112 photo
+    _, result = _events(restore(photo, mask, RestoreOptions(method="latent", model=gan_path, **FAST)))
+    assert result.regions == []
+    assert (
+        len(result.warnings) == 1 and "too large" in result.warnings[0] and "not filled" in result.warnings[0]
+    )
+    assert np.array_equal(result.photo.pixels, photo.pixels)
+    box_mask = np.zeros_like(mask)
+    box_mask[30:80, 30:80] = True  # 61 % of the 64 x 64 face box
+    _, boxed = _events(restore(photo, box_mask, RestoreOptions(model=gan_path, box=BOX, **FAST)))
+    assert boxed.regions == [] and "61%" in boxed.warnings[0]
+
+
+def test_sepia_print_gets_a_sepia_fill(gan_path):
+    rng = np.random.default_rng(3)
+    y = np.clip(0.5 + 0.2 * rng.standard_normal((112, 128)), 0.1, 0.9)
+    sepia = np.stack([y * 1.25, y * 0.95, y * 0.62], axis=-1).clip(0, 1)
+    photo = Photo(np.round(sepia * 255).astype(np.uint8), None, None, None, "PNG")
+    mask = np.zeros((112, 128), dtype=bool)
+    mask[50:62, 48:60] = True
+    options = RestoreOptions(method="latent", model=gan_path, box=BOX, blend=False, **FAST)
+    _, result = _events(restore(photo, mask, options))
+    assert result.regions[0].params["tone"] == "toned"
+    filled = rgb_to_ycbcr(result.photo.pixels[mask].astype(np.float32) / 255)[:, 1:]
+    direction = rgb_to_ycbcr(sepia[~mask])[:, 1:].mean(axis=0)
+    cosine = filled @ direction / (np.linalg.norm(filled, axis=1) * np.linalg.norm(direction) + 1e-9)
+    assert np.median(cosine) > 0.95
+
+
+def test_context_encoder_fills_one_candidate(ce_path):
+    mask = _mask()
+    mask[5:7] = False  # no scratch: a model could not fill it from this small photo
+    photo = _damaged(_photo(channels=1, dtype=np.uint16), mask)
+    _, result = _events(restore(photo, mask, RestoreOptions(method="context-encoder", model=ce_path)))
+    assert [r.method for r in result.regions] == ["context-encoder"] * 2
+    assert all(len(r.candidates) == 1 for r in result.regions)
+    assert np.array_equal(result.photo.pixels[~mask], photo.pixels[~mask])
+
+
+def test_window_clipped_by_a_small_photo(gan_path):
+    photo = _photo(size=(40, 100))
+    mask = np.zeros((40, 100), dtype=bool)
+    mask[15:25, 45:55] = True
+    events, result = _events(restore(photo, mask, RestoreOptions(method="latent", model=gan_path, **FAST)))
+    assert events[0].box == (18, 0, 64, 40)
+    assert result.regions[0].candidates[0].shape == (40, 64, 3)
+    assert np.array_equal(result.photo.pixels[~mask], photo.pixels[~mask])
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        (RestoreOptions(iterations=0), "iterations"),
+        (RestoreOptions(starts=0), "starts"),
+        (RestoreOptions(method="magic"), "unknown method"),
+        (RestoreOptions(box=(100, 100, 50, 50)), "outside"),
+        (RestoreOptions(lam=-1.0), "λ"),
+    ],
+)
+def test_bad_options_are_refused_before_any_work(options, message):
+    with pytest.raises(RestorerError, match=message):
+        restore(_photo(), _mask(), options)
+
+
+def test_bad_mask_and_wrong_model_kind_are_refused(ce_path):
+    with pytest.raises(RestorerError, match="mask is 10x10"):
+        restore(_photo(), np.zeros((10, 10), dtype=bool))
+    with pytest.raises(RestorerError, match="context-encoder model"):
+        restore(_photo(), _mask(), RestoreOptions(method="latent", model=ce_path))
+
+
+def test_intervention_record_is_json_with_model_checksum(gan_path):
+    options = RestoreOptions(model=gan_path, box=BOX, **FAST)
+    _, result = _events(restore(_photo(), _mask(), options))
+    record = json.loads(json.dumps(intervention_record(result, options)))
+    face = next(r for r in record["regions"] if r["method"] == "latent")
+    assert face["model"]["sha256"] == weights.read_payload(gan_path)["sha256"]
+    assert face["parameters"]["iterations"] == 2 and face["parameters"]["seed"] >= 0
+    assert record["hole_pixels"] == int(_mask().sum())
+    assert record["date"][:2] == "20" and "T" in record["date"]
