@@ -1,0 +1,51 @@
+"""Starting the window: the QApplication, the main window, and a last-resort error handler.
+
+Only Qt, numpy and the GUI's own modules load before the window shows; the engine (and torch)
+load in a background thread right after, so the window appears in well under a second.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import traceback
+from pathlib import Path
+
+from PySide6.QtWidgets import QApplication, QMessageBox
+
+log = logging.getLogger(__name__)
+
+
+def create_application() -> QApplication:
+    app = QApplication.instance()
+    if app is None:
+        app = QApplication(sys.argv[:1])
+    app.setApplicationName("Restorer")
+    app.setOrganizationName("Restorer")
+    app.setApplicationDisplayName("Restorer")
+    app.setDesktopFileName("restorer")
+    return app
+
+
+def _install_excepthook(window) -> None:
+    """An unexpected error in a slot is reported and the application goes on."""
+
+    def hook(kind, value, tb) -> None:
+        text = "".join(traceback.format_exception(kind, value, tb))
+        sys.stderr.write(text)
+        if isinstance(value, KeyboardInterrupt):
+            QApplication.quit()
+            return
+        QMessageBox.critical(window, "Unexpected error", f"{kind.__name__}: {value}")
+
+    sys.excepthook = hook
+
+
+def main(photo: str | Path | None = None) -> int:
+    from restorer.gui.window import MainWindow
+
+    app = create_application()
+    window = MainWindow(photo)
+    _install_excepthook(window)
+    window.show()
+    return app.exec()

@@ -1,0 +1,121 @@
+"""The Export dialog: file, format, what to write beside the photo; confirms replacing the original."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QFileDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QMessageBox,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from restorer.gui.document import Document
+from restorer.gui.exporting import FORMATS, ExportRequest, default_export_path, is_original
+
+
+class ExportDialog(QDialog):
+    def __init__(self, doc: Document, folder: Path | None, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Export")
+        self.doc = doc
+        photo = doc.photo
+        fmt = "TIFF" if photo.format == "TIFF" else "PNG"
+        self.path = QLineEdit(str(default_export_path(doc.path, folder, fmt)))
+        browse = QPushButton("Browse…")
+        browse.clicked.connect(self._browse)
+        row = QHBoxLayout()
+        row.addWidget(self.path, 1)
+        row.addWidget(browse)
+        self.format = QComboBox()
+        self.format.addItems(list(FORMATS))
+        self.format.setCurrentText(fmt)
+        self.format.currentTextChanged.connect(self._format_changed)
+        channels = "grey" if photo.pixels.shape[2] == 1 else "RGB"
+        extras = [f"{photo.bit_depth}-bit {channels}"]
+        if photo.alpha is not None:
+            extras.append("alpha")
+        extras.append("ICC profile kept" if photo.icc_profile else "no ICC profile")
+        info = QLabel(", ".join(extras))
+        self.pending = QCheckBox("Include the result not yet accepted")
+        self.pending.setChecked(True)
+        self.pending.setVisible(doc.pending is not None)
+        self.mask = QCheckBox("Also save the restored area as a mask (…-mask.png)")
+        self.record = QCheckBox("Also save the intervention record (…-restoration.json)")
+        has_results = bool(doc.records) or doc.pending is not None
+        self.record.setEnabled(has_results)
+        self.record.setChecked(has_results)
+
+        form = QFormLayout()
+        form.addRow("File", row)
+        form.addRow("Format", self.format)
+        form.addRow("Kept", info)
+        buttons = QDialogButtonBox(
+            QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Cancel
+        )
+        buttons.accepted.connect(self._accept)
+        buttons.rejected.connect(self.reject)
+        layout = QVBoxLayout(self)
+        layout.addLayout(form)
+        for w in (self.pending, self.mask, self.record):
+            layout.addWidget(w)
+        layout.addWidget(buttons)
+        self.request: ExportRequest | None = None
+        self.resize(560, self.sizeHint().height())
+
+    def _browse(self) -> None:
+        fmt = self.format.currentText()
+        filters = "PNG image (*.png);;TIFF image (*.tif *.tiff)"
+        chosen = "PNG image (*.png)" if fmt == "PNG" else "TIFF image (*.tif *.tiff)"
+        path, selected = QFileDialog.getSaveFileName(self, "Export as", self.path.text(), filters, chosen)
+        if path:
+            self.path.setText(path)
+            self.format.setCurrentText(
+                "TIFF" if "TIFF" in selected or path.lower().endswith((".tif", ".tiff")) else "PNG"
+            )
+
+    def _format_changed(self, fmt: str) -> None:
+        path = Path(self.path.text())
+        if path.suffix.lower() in (".png", ".tif", ".tiff"):
+            self.path.setText(str(path.with_suffix(FORMATS[fmt])))
+
+    def build_request(self) -> ExportRequest:
+        return ExportRequest(
+            path=Path(self.path.text()).expanduser(),
+            format=self.format.currentText(),
+            include_pending=self.pending.isChecked(),
+            save_mask=self.mask.isChecked(),
+            save_record=self.record.isChecked() and self.record.isEnabled(),
+        )
+
+    def _accept(self) -> None:
+        request = self.build_request()
+        if not request.path.name:
+            return
+        if is_original(self.doc, request.path):
+            answer = QMessageBox.warning(
+                self,
+                "Replace the original?",
+                f"{request.path.name} is the photo you opened. Replacing it loses the original scan.",
+                QMessageBox.StandardButton.Cancel | QMessageBox.StandardButton.Yes,
+                QMessageBox.StandardButton.Cancel,
+            )
+            if answer != QMessageBox.StandardButton.Yes:
+                return
+            request.replace_original = True
+        elif request.path.exists():
+            answer = QMessageBox.question(self, "Replace file?", f"{request.path.name} exists. Replace it?")
+            if answer != QMessageBox.StandardButton.Yes:
+                return
+        self.request = request
+        self.accept()

@@ -1,0 +1,132 @@
+"""Runs a restoration in a worker thread and routes its events to the canvas, the panel and the window."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Generator
+
+from PySide6.QtCore import QObject, Signal
+
+from restorer.core.maskops import Bounds
+from restorer.gui.canvas import Canvas
+from restorer.gui.jobs import Attempt, RestoreSettings, retry_plan
+from restorer.gui.restore_panel import RestorePanel
+from restorer.gui.worker import JobFactory, JobThread
+
+
+def _with_options(job: Generator, options) -> Generator:
+    """Pass the engine's events through and return (result, options), or None when it stopped."""
+    result = yield from job
+    return None if result is None else (result, options)
+
+
+def pipeline_factory(photo, mask, settings: RestoreSettings) -> JobFactory:
+    """The real engine: imports restorer.core.pipeline (and torch) inside the worker thread."""
+
+    def factory(attempt: Attempt, should_stop: Callable[[], bool]) -> Generator:
+        from restorer.core import pipeline
+
+        options = settings.to_options(pipeline.RestoreOptions, starts=attempt.starts, device=attempt.device)
+        return _with_options(pipeline.restore(photo, mask, options, should_stop=should_stop), options)
+
+    return factory
+
+
+class RestoreController(QObject):
+    """One restoration at a time. ``finished`` carries (RestoreResult, RestoreOptions) or None."""
+
+    finished = Signal(object)
+    failed = Signal(str)
+    cancelled = Signal()
+    message = Signal(str)
+    running_changed = Signal(bool)
+
+    def __init__(self, canvas: Canvas, panel: RestorePanel, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.canvas = canvas
+        self.panel = panel
+        self.thread: JobThread | None = None
+        self._started_at = 0.0
+        self._outcome: tuple | None = None
+        # Tests swap in a fake engine here: (photo, mask, settings) -> JobFactory.
+        self.make_factory: Callable[..., JobFactory] = pipeline_factory
+
+    @property
+    def running(self) -> bool:
+        return self.thread is not None
+
+    def start(self, photo, mask, settings: RestoreSettings) -> None:
+        if self.thread is not None:
+            return
+        mask = mask.copy()  # the user may go on painting while the job runs
+        thread = JobThread(self.make_factory(photo, mask, settings), retry_plan(settings), mask, self)
+        thread.event.connect(self._on_event)
+        thread.preview.connect(self.canvas.show_preview)
+        thread.notice.connect(self._on_notice)
+        thread.succeeded.connect(self._on_succeeded)
+        thread.failed.connect(self._on_failed)
+        thread.cancelled.connect(self._on_cancelled)
+        thread.finished.connect(self._on_thread_finished)
+        self.thread = thread
+        self._started_at = time.monotonic()
+        self.panel.set_running(True)
+        self.running_changed.emit(True)
+        thread.start()
+
+    def cancel(self) -> None:
+        if self.thread is not None and not self.thread.cancelling:
+            self.thread.cancel()
+            self.panel.progress.setFormat("Cancelling…")
+            self.message.emit("Cancelling the restoration…")
+
+    def stop_and_wait(self, timeout_ms: int = 10_000) -> bool:
+        """Cancel and block until the worker has ended (closing the window); True when it did."""
+        thread = self.thread
+        if thread is None:
+            return True
+        thread.cancel()
+        return thread.wait(timeout_ms)
+
+    def elapsed(self) -> float:
+        return time.monotonic() - self._started_at
+
+    # ----- worker signals (queued onto the GUI thread) -----
+    def _on_event(self, ev) -> None:
+        if hasattr(ev, "count") and hasattr(ev, "method"):  # RegionStarted
+            self.canvas.set_active_window(Bounds.from_xywh(ev.box))
+            self.panel.show_region(ev.index, ev.count, ev.method, ev.reason)
+        elif hasattr(ev, "iteration"):  # RegionProgress
+            self.panel.show_progress(ev.index, ev.iteration, ev.total, ev.loss)
+
+    def _on_notice(self, text: str) -> None:
+        self.panel.status.setText(text)
+        self.message.emit(text)
+
+    # The outcome is announced once the thread has ended, so listeners see the controller idle.
+    def _on_succeeded(self, value) -> None:
+        self.panel.show_done(f"Done in {self.elapsed():.1f} s" if value is not None else "Stopped")
+        self._outcome = ("finished", value)
+
+    def _on_failed(self, text: str) -> None:
+        self.panel.show_done("Failed")
+        self._outcome = ("failed", text)
+
+    def _on_cancelled(self) -> None:
+        self.panel.show_done("Cancelled")
+        self._outcome = ("cancelled", None)
+
+    def _on_thread_finished(self) -> None:
+        thread, self.thread = self.thread, None
+        outcome, self._outcome = self._outcome, None
+        self.canvas.clear_previews()
+        self.panel.set_running(False)
+        if thread is not None:
+            thread.deleteLater()
+        self.running_changed.emit(False)
+        if outcome is None:
+            return
+        kind, value = outcome
+        if kind == "cancelled":
+            self.cancelled.emit()
+        else:
+            getattr(self, kind).emit(value)

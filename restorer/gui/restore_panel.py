@@ -1,0 +1,293 @@
+"""The Restore dock: method, model and optimisation settings, the context box, progress and Cancel."""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (
+    QComboBox,
+    QDoubleSpinBox,
+    QFileDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QProgressBar,
+    QPushButton,
+    QSpinBox,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from restorer.core.maskops import Bounds
+from restorer.gui.jobs import RestoreSettings
+from restorer.gui.settings import set_icon
+
+METHOD_CHOICES = [
+    (
+        "auto",
+        "Automatic",
+        "Thin scratches: diffusion. Wide damage: patch fill, or the face model inside the "
+        "context box. The choice and its reason are shown per region.",
+    ),
+    (
+        "latent",
+        "Latent optimisation",
+        "Yeh et al. (CVPR 2017): searches the face model's latent space for "
+        "images that match the undamaged context, then Poisson-blends the best. Slow, best on faces.",
+    ),
+    (
+        "context-encoder",
+        "Context encoder",
+        "Pathak et al. (CVPR 2016): one forward pass of a network "
+        "trained to fill holes. Fast; needs a context-encoder model.",
+    ),
+    ("classic", "Classic fills", "No model: diffusion for thin scratches, patch-based fill for the rest."),
+]
+DEVICE_CHOICES = [
+    ("auto", "Automatic", "The GPU when one is available, else the CPU."),
+    ("cpu", "CPU", "Always the processor: slower, never out of GPU memory."),
+    ("cuda", "GPU (CUDA)", "The NVIDIA GPU; fails if there is none."),
+]
+DEFAULTS = RestoreSettings()
+OTHER_MODEL = "__other__"
+
+
+class RestorePanel(QWidget):
+    restore_requested = Signal()
+    cancel_requested = Signal()
+    clear_box_requested = Signal()
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._box: Bounds | None = None
+        form = QFormLayout()
+        form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+
+        self.method = QComboBox()
+        for i, (key, text, tip) in enumerate(METHOD_CHOICES):
+            self.method.addItem(text, key)
+            self.method.setItemData(i, tip, Qt.ItemDataRole.ToolTipRole)
+        self.method.setToolTip("How damaged regions are filled (hover an entry for details).")
+        self.method.currentIndexChanged.connect(self._update_enabled)
+        form.addRow("&Method", self.method)
+
+        self.model = QComboBox()
+        self.model.setToolTip(
+            "The trained network for latent optimisation or the context encoder.\n"
+            "Default: the installed face model for the method."
+        )
+        self.model.addItem("Default for the method", None)
+        self.model.addItem("Other file…", OTHER_MODEL)
+        self.model.activated.connect(self._model_activated)
+        form.addRow("M&odel", self.model)
+
+        self.iterations = _spin(
+            1,
+            100_000,
+            DEFAULTS.iterations,
+            100,
+            "Latent optimisation steps per region (Adam). More: closer fit, slower.",
+        )
+        form.addRow("&Iterations", self.iterations)
+        self.starts = _spin(
+            1,
+            256,
+            DEFAULTS.starts,
+            1,
+            "Random starting points optimised together; the candidates to pick from.\n"
+            "More starts: better odds of a good fill, more memory.",
+        )
+        form.addRow("&Starts", self.starts)
+        self.lam = QDoubleSpinBox()
+        self.lam.setRange(0.0, 10.0)
+        self.lam.setDecimals(4)
+        self.lam.setSingleStep(0.001)
+        self.lam.setValue(DEFAULTS.lam)
+        self.lam.setToolTip(
+            "λ: weight of the prior (discriminator) loss against the context loss.\n"
+            "Higher: more realistic-looking fills that may match the context less."
+        )
+        form.addRow("Prior weight &λ", self.lam)
+
+        self.device = QComboBox()
+        for i, (key, text, tip) in enumerate(DEVICE_CHOICES):
+            self.device.addItem(text, key)
+            self.device.setItemData(i, tip, Qt.ItemDataRole.ToolTipRole)
+        self.device.setToolTip("Where the networks run.")
+        form.addRow("&Device", self.device)
+
+        self.seed = _spin(0, 2**31 - 1, DEFAULTS.seed, 1, "Random seed: the same seed gives the same result.")
+        seed_row = QHBoxLayout()
+        seed_row.addWidget(self.seed, 1)
+        dice = QToolButton()
+        set_icon(dice, "dice-multiple-outline")
+        dice.setToolTip("Pick a new random seed")
+        dice.clicked.connect(self._random_seed)
+        seed_row.addWidget(dice)
+        form.addRow("Seed", seed_row)
+
+        self.box_label = QLabel()
+        self.box_label.setWordWrap(True)
+        self.clear_box = QToolButton()
+        set_icon(self.clear_box, "close")
+        self.clear_box.setToolTip("Remove the context box")
+        self.clear_box.clicked.connect(self.clear_box_requested)
+        box_row = QHBoxLayout()
+        box_row.addWidget(self.box_label, 1)
+        box_row.addWidget(self.clear_box)
+        form.addRow("Context box", box_row)
+
+        self.restore_button = set_icon(QPushButton("Restore"), "auto-fix")
+        self.restore_button.setToolTip("Fill the masked damage (Ctrl+R)")
+        self.restore_button.clicked.connect(self.restore_requested)
+        self.cancel_button = set_icon(QPushButton("Cancel"), "stop-circle-outline")
+        self.cancel_button.setToolTip("Stop the restoration (Esc)")
+        self.cancel_button.clicked.connect(self.cancel_requested)
+        self.cancel_button.setEnabled(False)
+        defaults = QPushButton("Defaults")
+        defaults.setToolTip("Reset every setting above to its default")
+        defaults.clicked.connect(lambda: self.set_settings(RestoreSettings()))
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.restore_button, 1)
+        buttons.addWidget(self.cancel_button)
+        buttons.addWidget(defaults)
+
+        self.progress = QProgressBar()
+        self.progress.setTextVisible(True)
+        self.progress.setRange(0, 1)
+        self.progress.setValue(0)
+        self.progress.setFormat("Idle")
+        self.status = QLabel()
+        self.status.setWordWrap(True)
+        self.status.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+
+        layout = QVBoxLayout(self)
+        layout.addLayout(form)
+        layout.addLayout(buttons)
+        layout.addWidget(self.progress)
+        layout.addWidget(self.status)
+        layout.addStretch(1)
+        self.set_box(None)
+        self._update_enabled()
+
+    # ----- settings -----
+    def settings(self) -> RestoreSettings:
+        return RestoreSettings(
+            method=self.method.currentData(),
+            model=self.model.currentData() if self.model.currentData() != OTHER_MODEL else None,
+            iterations=self.iterations.value(),
+            starts=self.starts.value(),
+            lam=self.lam.value(),
+            seed=self.seed.value(),
+            device=self.device.currentData(),
+            box=self._box.xywh() if self._box is not None else None,
+        )
+
+    def set_settings(self, s: RestoreSettings) -> None:
+        _select(self.method, s.method)
+        if s.model is not None and self.model.findData(s.model) < 0:
+            self._add_model(s.model, s.model)
+        _select(self.model, s.model)
+        self.iterations.setValue(s.iterations)
+        self.starts.setValue(s.starts)
+        self.lam.setValue(s.lam)
+        self.seed.setValue(s.seed)
+        _select(self.device, s.device)
+
+    def to_dict(self) -> dict:
+        values = dataclasses.asdict(self.settings())
+        values.pop("box")
+        return values
+
+    def load_dict(self, values: dict) -> None:
+        known = {f.name for f in dataclasses.fields(RestoreSettings)} - {"box"}
+        # Settings written by another version may not fit: then the defaults stay.
+        with contextlib.suppress(TypeError, ValueError):
+            self.set_settings(RestoreSettings(**{k: v for k, v in values.items() if k in known}))
+
+    def set_models(self, names: list[str]) -> None:
+        """Fill the model list once the engine has loaded (in the background, after the window shows)."""
+        current = self.model.currentData()
+        for name in names:
+            if self.model.findData(name) < 0:
+                self._add_model(name, name)
+        _select(self.model, current)
+
+    def _add_model(self, text: str, data: str) -> None:
+        self.model.insertItem(self.model.count() - 1, text, data)
+
+    def _model_activated(self, index: int) -> None:
+        if self.model.itemData(index) != OTHER_MODEL:
+            return
+        path, _ = QFileDialog.getOpenFileName(self, "Choose a model file", "", "Restorer models (*.pt)")
+        if path:
+            if self.model.findData(path) < 0:
+                self._add_model(path.rsplit("/", 1)[-1], path)
+            _select(self.model, path)
+        else:
+            self.model.setCurrentIndex(0)
+
+    def _random_seed(self) -> None:
+        import random
+
+        self.seed.setValue(random.randrange(0, 2**31 - 1))
+
+    def set_box(self, box: Bounds | None) -> None:
+        self._box = box
+        if box is None:
+            self.box_label.setText(
+                "None. Draw one with the box tool (X) around a face to use the face model."
+            )
+        else:
+            self.box_label.setText(f"x {box.left}, y {box.top}, {box.width} × {box.height} px")
+        self.clear_box.setEnabled(box is not None)
+
+    def _update_enabled(self) -> None:
+        method = self.method.currentData()
+        latent = method in ("auto", "latent")
+        for w in (self.iterations, self.starts, self.lam):
+            w.setEnabled(latent)
+        self.model.setEnabled(method != "classic")
+
+    # ----- progress -----
+    def set_running(self, running: bool) -> None:
+        self.restore_button.setEnabled(not running)
+        self.cancel_button.setEnabled(running)
+        if running:
+            self.progress.setRange(0, 0)  # busy until the first region starts
+            self.progress.setFormat("Preparing…")
+            self.status.setText("")
+
+    def show_region(self, index: int, count: int, method: str, reason: str) -> None:
+        self.progress.setRange(0, 1)
+        self.progress.setValue(0)
+        self.progress.setFormat(f"Region {index + 1} of {count}: {method}")
+        self.status.setText(f"Region {index + 1}: {method} ({reason})")
+
+    def show_progress(self, index: int, iteration: int, total: int, loss: float) -> None:
+        self.progress.setRange(0, max(total, 1))
+        self.progress.setValue(iteration)
+        self.progress.setFormat(f"Region {index + 1}: {iteration} / {total} · loss {loss:.4g}")
+
+    def show_done(self, text: str) -> None:
+        self.progress.setRange(0, 1)
+        self.progress.setValue(1 if text.startswith("Done") else 0)
+        self.progress.setFormat(text)
+
+
+def _spin(low: int, high: int, value: int, step: int, tip: str) -> QSpinBox:
+    spin = QSpinBox()
+    spin.setRange(low, high)
+    spin.setSingleStep(step)
+    spin.setValue(value)
+    spin.setToolTip(tip)
+    spin.setGroupSeparatorShown(True)
+    return spin
+
+
+def _select(combo: QComboBox, data) -> None:
+    index = combo.findData(data)
+    combo.setCurrentIndex(index if index >= 0 else 0)

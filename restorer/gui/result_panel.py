@@ -1,0 +1,189 @@
+"""The Result dock: each region's candidates ranked by loss, comparison controls, accept and discard."""
+
+from __future__ import annotations
+
+import numpy as np
+from PySide6.QtCore import QSize, Qt, Signal
+from PySide6.QtGui import QIcon, QPixmap
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QHBoxLayout,
+    QLabel,
+    QListView,
+    QListWidget,
+    QListWidgetItem,
+    QPushButton,
+    QSlider,
+    QVBoxLayout,
+    QWidget,
+)
+
+from restorer.core.maskops import Bounds, mask_bounds
+from restorer.gui.history import PendingResult
+from restorer.gui.jobs import float_to_u8
+from restorer.gui.layers import ArrayImage
+from restorer.gui.pyramid import to_display8
+from restorer.gui.settings import set_icon
+
+THUMB = 112
+SMOOTH = Qt.TransformationMode.SmoothTransformation
+
+
+def candidate_thumbnail(window8: np.ndarray, hole: np.ndarray, candidate: np.ndarray) -> np.ndarray:
+    """The candidate pasted into its hole (no blending: fast, honest), cropped to the hole and a margin
+    so that candidates differing in a small hole do not all look alike at thumbnail size."""
+    out = np.repeat(window8[..., None], 3, axis=2) if window8.ndim == 2 else window8.copy()
+    cand = float_to_u8(candidate)
+    if cand.shape[2] == 1:
+        cand = np.repeat(cand, 3, axis=2)
+    out[hole] = cand[hole]
+    box = mask_bounds(hole)
+    if box.is_empty:
+        return out
+    margin = max(8, max(box.height, box.width) // 4)
+    return out[box.expanded(margin).intersect(Bounds.of_shape(hole.shape)).slices]
+
+
+class ResultPanel(QWidget):
+    candidate_chosen = Signal(int, int)  # region index, candidate index
+    accept_requested = Signal()
+    discard_requested = Signal()
+    split_changed = Signal(object)  # fraction of the width showing "before", or None
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._pending: PendingResult | None = None
+        self._pixels: np.ndarray | None = None
+        self.summary = QLabel("No result yet. Paint over the damage and press Restore.")
+        self.summary.setWordWrap(True)
+        self.warnings = QLabel()
+        self.warnings.setWordWrap(True)
+        self.warnings.setStyleSheet("color: #d9822b;")
+        self.warnings.hide()
+
+        self.region = QComboBox()
+        self.region.setToolTip("The region whose candidates are listed below")
+        self.region.currentIndexChanged.connect(self._fill_candidates)
+        self.candidates = QListWidget()
+        self.candidates.setViewMode(QListView.ViewMode.IconMode)
+        self.candidates.setIconSize(QSize(THUMB, THUMB))
+        self.candidates.setResizeMode(QListView.ResizeMode.Adjust)
+        self.candidates.setMovement(QListView.Movement.Static)
+        self.candidates.setSpacing(4)
+        self.candidates.setUniformItemSizes(True)
+        self.candidates.setToolTip("Candidates, best (lowest loss) first. Click one to blend it in.")
+        self.candidates.currentRowChanged.connect(self._row_changed)
+
+        self.split = QCheckBox("Split view")
+        self.split.setToolTip("Before on the left, after on the right; drag the line or the slider")
+        self.split_slider = QSlider(Qt.Orientation.Horizontal)
+        self.split_slider.setRange(0, 1000)
+        self.split_slider.setValue(500)
+        self.split_slider.setEnabled(False)
+        self.split.toggled.connect(self._split_toggled)
+        self.split_slider.valueChanged.connect(self._split_moved)
+        hint = QLabel("Hold \\ to see the photo before.")
+        hint.setEnabled(False)
+        compare = QHBoxLayout()
+        compare.addWidget(self.split)
+        compare.addWidget(self.split_slider, 1)
+
+        self.accept_button = set_icon(QPushButton("&Accept"), "check")
+        self.accept_button.setToolTip("Keep this result in the photo (Ctrl+Return); undo with Ctrl+Z")
+        self.accept_button.clicked.connect(self.accept_requested)
+        self.discard_button = set_icon(QPushButton("&Discard"), "close")
+        self.discard_button.setToolTip("Drop this result (Ctrl+Backspace); undo with Ctrl+Z")
+        self.discard_button.clicked.connect(self.discard_requested)
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.accept_button)
+        buttons.addWidget(self.discard_button)
+
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.summary)
+        layout.addWidget(self.warnings)
+        layout.addWidget(self.region)
+        layout.addWidget(self.candidates, 1)
+        layout.addLayout(compare)
+        layout.addWidget(hint)
+        layout.addLayout(buttons)
+        self.set_pending(None, None)
+
+    def set_pending(self, pending: PendingResult | None, pixels: np.ndarray | None) -> None:
+        """Show a pending result; ``pixels`` are the photo's current (pre-result) pixels."""
+        self._pending, self._pixels = pending, pixels
+        has = pending is not None and bool(pending.regions)
+        self.accept_button.setEnabled(pending is not None)
+        self.discard_button.setEnabled(pending is not None)
+        self.region.blockSignals(True)
+        self.region.clear()
+        if pending is not None:
+            for r in pending.regions:
+                n = len(r.candidates)
+                self.region.addItem(f"Region {r.index + 1}: {r.method}, {n} candidate{'s' * (n != 1)}")
+        self.region.blockSignals(False)
+        self.region.setVisible(has and len(pending.regions) > 1)
+        if pending is None:
+            self.summary.setText("No result yet. Paint over the damage and press Restore.")
+        elif not pending.regions:
+            self.summary.setText("Nothing was filled.")
+        else:
+            n = len(pending.regions)
+            self.summary.setText(
+                f"{n} region{'s' * (n != 1)} filled. Pick a candidate, then accept or discard."
+            )
+        warnings = pending.warnings if pending is not None else []
+        self.warnings.setText("\n".join(warnings))
+        self.warnings.setVisible(bool(warnings))
+        self._fill_candidates()
+
+    def refresh_choice(self) -> None:
+        """Select each region's chosen candidate again (after undo/redo of a choice)."""
+        self._fill_candidates()
+
+    def _fill_candidates(self) -> None:
+        self.candidates.blockSignals(True)
+        self.candidates.clear()
+        pending, index = self._pending, self.region.currentIndex()
+        if pending is not None and 0 <= index < len(pending.regions):
+            region = pending.regions[index]
+            bounds = Bounds.from_xywh(region.box)
+            window8 = to_display8(self._pixels[bounds.slices])
+            hole = np.asarray(region.hole, bool)[: window8.shape[0], : window8.shape[1]]
+            for k, (cand, loss) in enumerate(zip(region.candidates, region.losses, strict=False)):
+                thumb = candidate_thumbnail(window8, hole, cand[: window8.shape[0], : window8.shape[1]])
+                pixmap = QPixmap.fromImage(ArrayImage(np.ascontiguousarray(thumb))).scaled(
+                    THUMB,
+                    THUMB,
+                    Qt.AspectRatioMode.KeepAspectRatio,
+                    Qt.TransformationMode.SmoothTransformation,
+                )
+                text = f"#{k + 1}" + (f" · {loss:.3g}" if len(region.candidates) > 1 else "")
+                icon = QIcon(pixmap)
+                icon.addPixmap(pixmap, QIcon.Mode.Selected)  # no selection tint over the picture
+                item = QListWidgetItem(icon, text)
+                item.setToolTip(f"Candidate {k + 1}, loss {loss:.5g}")
+                self.candidates.addItem(item)
+            self.candidates.setCurrentRow(region.chosen)
+        self.candidates.blockSignals(False)
+
+    def _row_changed(self, row: int) -> None:
+        pending, index = self._pending, self.region.currentIndex()
+        if pending is None or row < 0 or not 0 <= index < len(pending.regions):
+            return
+        if row != pending.regions[index].chosen:
+            self.candidate_chosen.emit(index, row)
+
+    def _split_toggled(self, on: bool) -> None:
+        self.split_slider.setEnabled(on)
+        self.split_changed.emit(self.split_slider.value() / 1000 if on else None)
+
+    def _split_moved(self, value: int) -> None:
+        if self.split.isChecked():
+            self.split_changed.emit(value / 1000)
+
+    def set_split_position(self, fraction: float) -> None:
+        """Follow the canvas when the user drags the split line there."""
+        self.split_slider.blockSignals(True)
+        self.split_slider.setValue(round(fraction * 1000))
+        self.split_slider.blockSignals(False)

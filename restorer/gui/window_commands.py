@@ -1,0 +1,209 @@
+"""The window's editing side: undo/redo, mask commands and detection, the context box, and the
+restore flow (start, cancel, results, candidates, accept, discard). Mixed into MainWindow."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QGuiApplication
+from PySide6.QtWidgets import QInputDialog, QMessageBox
+
+from restorer.core.maskops import Bounds
+from restorer.gui.canvas import Tool
+
+
+class CommandsMixin:
+    """Needs the MainWindow attributes: doc, canvas, controller, restore_panel, result_panel, commands..."""
+
+    # ----- mask and history commands -----
+    def set_tool(self, tool: Tool) -> None:
+        self.canvas.set_tool(tool)
+        self.commands.tools[tool].setChecked(True)
+
+    def undo(self) -> None:
+        doc = self.doc
+        if doc is None or doc.stroking:
+            return
+        entry = doc.history.next_undo()
+        if entry is not None and entry.changes_pixels and self.controller.running:
+            self.statusBar().showMessage("Wait for the restoration to finish before undoing this", 5000)
+            return
+        if doc.undo():
+            self.statusBar().showMessage(f"Undid {entry.label.lower()}", 3000)
+
+    def redo(self) -> None:
+        doc = self.doc
+        if doc is None or doc.stroking:
+            return
+        entry = doc.history.next_redo()
+        if entry is not None and entry.changes_pixels and self.controller.running:
+            self.statusBar().showMessage("Wait for the restoration to finish before redoing this", 5000)
+            return
+        if doc.redo():
+            self.statusBar().showMessage(f"Redid {entry.label.lower()}", 3000)
+
+    def _mask_command(self, action: Callable[[], bool], done: str) -> None:
+        if self.doc is None or self.doc.stroking:
+            return
+        QGuiApplication.setOverrideCursor(Qt.CursorShape.BusyCursor)
+        try:
+            changed = action()
+        finally:
+            QGuiApplication.restoreOverrideCursor()
+        self.statusBar().showMessage(done if changed else "The mask did not change", 3000)
+
+    def clear_mask(self) -> None:
+        self._mask_command(lambda: self.doc.clear_mask(), "Mask cleared")
+
+    def invert_mask(self) -> None:
+        self._mask_command(lambda: self.doc.invert_mask(), "Mask inverted")
+
+    def _ask_radius(self, title: str) -> int | None:
+        radius, ok = QInputDialog.getInt(self, title, "Radius in photo pixels:", self._grow_radius, 1, 500)
+        if ok:
+            self._grow_radius = radius
+        return radius if ok else None
+
+    def grow_mask(self) -> None:
+        if self.doc is not None and (radius := self._ask_radius("Grow mask")):
+            self.grow_mask_by(radius)
+
+    def shrink_mask(self) -> None:
+        if self.doc is not None and (radius := self._ask_radius("Shrink mask")):
+            self.shrink_mask_by(radius)
+
+    def grow_mask_by(self, radius: int) -> None:
+        self._mask_command(lambda: self.doc.grow_mask(radius), f"Mask grown by {radius} px")
+
+    def shrink_mask_by(self, radius: int) -> None:
+        self._mask_command(lambda: self.doc.shrink_mask(radius), f"Mask shrunk by {radius} px")
+
+    def detect_damage(self) -> None:
+        if self.doc is None:
+            return
+        sensitivity, ok = QInputDialog.getDouble(
+            self,
+            "Detect damage",
+            "Sensitivity (0 = only obvious damage, 1 = everything suspicious):",
+            self._sensitivity,
+            0.0,
+            1.0,
+            2,
+            step=0.05,
+        )
+        if ok:
+            self._sensitivity = sensitivity
+            self.detect_damage_with(sensitivity)
+
+    def detect_damage_with(self, sensitivity: float) -> None:
+        """Run detection in a worker thread and add what it finds to the mask (one undo step)."""
+        doc = self.doc
+        if doc is None:
+            return
+
+        def detect():
+            from restorer.core.detect import detect_damage
+
+            return detect_damage(doc.photo.pixels, sensitivity)
+
+        def done(found) -> None:
+            if self.doc is doc:
+                added = int((found & ~doc.mask).sum())
+                doc.replace_mask("Detect damage", doc.mask | found)
+                self.statusBar().showMessage(f"Detection added {added:,} pixels to the mask", 6000)
+
+        self.statusBar().showMessage("Detecting damage…")
+        self.run_in_thread(detect, done, lambda text: self.show_error("Detection failed", text))
+
+    # ----- context box -----
+    def _box_drawn(self, bounds: Bounds) -> None:
+        self.canvas.set_context_box(bounds)
+        self.restore_panel.set_box(bounds)
+        self._autosave_timer.start()
+
+    def clear_context_box(self) -> None:
+        self.canvas.set_context_box(None)
+        self.restore_panel.set_box(None)
+
+    # ----- restoring -----
+    def start_restore(self) -> None:
+        doc = self.doc
+        if doc is None or self.controller.running or doc.stroking:
+            return
+        if not doc.mask.any():
+            self.show_error("Nothing to restore", "paint over the damage first (brush: B, lasso: L)")
+            return
+        if doc.pending is not None:
+            Role = QMessageBox.ButtonRole
+            choice = self.ask(
+                "A result is waiting",
+                "Keep the current result before restoring again?",
+                [
+                    ("Accept It", Role.AcceptRole),
+                    ("Discard It", Role.DestructiveRole),
+                    ("Cancel", Role.RejectRole),
+                ],
+            )
+            if choice == 0:
+                doc.accept()
+            elif choice == 1:
+                doc.discard()
+            else:
+                return
+        self.restore_dock.show()
+        self.restore_dock.raise_()
+        self._restoring_doc = doc
+        self.controller.start(doc.photo, doc.mask, self.restore_panel.settings())
+
+    def cancel_restore(self) -> None:
+        self.controller.cancel()
+
+    def _restore_finished(self, value) -> None:
+        doc = self.doc
+        if value is None or doc is None or doc is not self._restoring_doc:
+            # stopped, or the user opened another photo meanwhile: this result belongs to no open photo
+            self.statusBar().showMessage("Restoration stopped", 4000)
+            return
+        result, options = value
+        if not result.regions:
+            why = "\n".join(result.warnings) or "the mask was empty"
+            self.show_error("Nothing was filled", why)
+            return
+        pending = doc.pending_from_result(result, options)
+        del result  # drop the engine's full-size copy of the photo now
+        doc.show_result(pending)
+        n = len(pending.regions)
+        self.statusBar().showMessage(
+            f"Restored {n} region{'s' * (n != 1)} in {self.controller.elapsed():.1f} s"
+            + (f"; {len(pending.warnings)} warning(s)" if pending.warnings else ""),
+            8000,
+        )
+
+    def choose_candidate(self, region: int, candidate: int) -> None:
+        doc = self.doc
+        if doc is None or doc.pending is None:
+            return
+        if self.controller.running:
+            self.statusBar().showMessage("Wait for the restoration to finish", 4000)
+            self.result_panel.refresh_choice()
+            return
+        from restorer.core import pipeline
+        from restorer.core.errors import RestorerError
+
+        QGuiApplication.setOverrideCursor(Qt.CursorShape.BusyCursor)
+        try:
+            doc.reblend_candidate(region, candidate, pipeline.reblend)
+        except RestorerError as exc:
+            self.show_error("Cannot use this candidate", str(exc))
+            self.result_panel.refresh_choice()
+        finally:
+            QGuiApplication.restoreOverrideCursor()
+
+    def accept_result(self) -> None:
+        if self.doc is not None and self.doc.accept():
+            self.statusBar().showMessage("Result accepted (Ctrl+Z to undo)", 4000)
+
+    def discard_result(self) -> None:
+        if self.doc is not None and self.doc.discard():
+            self.statusBar().showMessage("Result discarded (Ctrl+Z to bring it back)", 4000)

@@ -1,0 +1,295 @@
+"""The window's file side: opening photos, recent files, drops, masks in and out, export, and the
+autosaved session that is offered back after a crash. Mixed into MainWindow."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QDragEnterEvent, QDropEvent, QGuiApplication
+from PySide6.QtWidgets import QFileDialog, QMessageBox
+
+from restorer.core.maskops import Bounds
+from restorer.gui import session as sessions
+from restorer.gui.document import Document
+from restorer.gui.settings import settings
+
+SAMPLE_PHOTO = Path(__file__).resolve().parents[2] / "resources" / "sample-photo.png"
+PHOTO_FILTER = "Photos (*.png *.tif *.tiff *.jpg *.jpeg *.webp);;All files (*)"
+MAX_RECENT = 10
+
+
+def load_photo(path: Path):
+    """Read a photo, make its document and display levels (runs in a worker thread)."""
+    from restorer.core.imageio import read_photo
+    from restorer.gui.layers import PhotoLayer
+
+    doc = Document(read_photo(path), path)
+    return doc, PhotoLayer(doc.photo.pixels)
+
+
+class FilesMixin:
+    """Needs the MainWindow attributes: doc, canvas, restore_panel, welcome, recent_menu, statusBar..."""
+
+    # ----- opening -----
+    def open_dialog(self) -> None:
+        folder = settings().value("last_folder", str(Path.home()))
+        path, _ = QFileDialog.getOpenFileName(self, "Open a photo", folder, PHOTO_FILTER)
+        if path:
+            self.open_path(Path(path))
+
+    def open_sample(self) -> None:
+        if SAMPLE_PHOTO.is_file():
+            self.open_path(SAMPLE_PHOTO)
+        else:
+            self.show_error("No sample photo", f"the sample photo is missing ({SAMPLE_PHOTO})")
+
+    def open_path(self, path: Path) -> None:
+        if not self.confirm_leave_document():
+            return
+        self.statusBar().showMessage(f"Opening {path.name}…")
+        QGuiApplication.setOverrideCursor(Qt.CursorShape.BusyCursor)
+
+        def opened(value) -> None:
+            QGuiApplication.restoreOverrideCursor()
+            self.set_document(*value)
+
+        def failed(text: str) -> None:
+            QGuiApplication.restoreOverrideCursor()
+            self.show_error("Cannot open the photo", text)
+
+        self.run_in_thread(lambda: load_photo(path), opened, failed)
+
+    # ----- unsaved work -----
+    @property
+    def has_unsaved_work(self) -> bool:
+        doc = self.doc
+        return (
+            doc is not None and bool(doc.history.entries) and doc.history.revision != self._exported_revision
+        )
+
+    def confirm_leave_document(self) -> bool:
+        """Before replacing or closing the document: export, keep for later, discard, or stay."""
+        if self.doc is None:
+            return True
+        if self.doc.stroking:
+            self.canvas.cancel_drag()
+        if not self.has_unsaved_work:
+            self._drop_session()
+            return True
+        Role = QMessageBox.ButtonRole
+        name = self.doc.path.name if self.doc.path else "this photo"
+        choice = self.ask(
+            "Unsaved work",
+            f"Your changes to {name} are not exported.",
+            [
+                ("Export…", Role.AcceptRole),
+                ("Keep for Later", Role.ActionRole),
+                ("Discard", Role.DestructiveRole),
+                ("Cancel", Role.RejectRole),
+            ],
+        )
+        if choice == 0:
+            if not self.export_dialog(wait=True):
+                return False
+            self._drop_session()  # exported: nothing left to recover
+            return True
+        if choice == 1:
+            self.autosave(force=True)
+            if self._session is not None:
+                self._session.mark_kept()
+            return True
+        if choice == 2:
+            self._drop_session()
+            return True
+        return False
+
+    def _drop_session(self) -> None:
+        if self._session is not None:
+            self._session.delete()
+            self._session = None
+
+    def autosave(self, force: bool = False) -> None:
+        doc = self.doc
+        if doc is None or doc.path is None or not doc.history.entries:
+            return
+        if doc.stroking:  # never save half a stroke: try again shortly
+            self._autosave_timer.start()
+            return
+        if not force and self._session is not None and doc.history.revision == self._saved_revision:
+            return
+        if self._session is None:
+            self._session = sessions.SessionStore.create()
+        extra = {"settings": self.restore_panel.to_dict()}
+        if self.canvas.context_box is not None:
+            extra["box"] = list(self.canvas.context_box.xywh())
+        try:
+            self._session.save(doc, extra)
+        except (OSError, TypeError, ValueError) as exc:
+            self.statusBar().showMessage(f"Autosave failed: {exc}", 10_000)
+            return
+        self._saved_revision = doc.history.revision
+
+    def offer_recovery(self) -> bool:
+        """Offer the newest session left by a crash (or kept); True if one is being recovered."""
+        found = sessions.recoverable_sessions()
+        if not found:
+            return False
+        info = found[0]
+        Role = QMessageBox.ButtonRole
+        text = (
+            f"Restorer found unsaved work on {info.photo.name} ({info.changes} change"
+            f"{'s' * (info.changes != 1)}, saved {info.updated}). Recover it?"
+        )
+        choice = self.ask(
+            "Recover unsaved work",
+            text,
+            [("Recover", Role.AcceptRole), ("Discard", Role.DestructiveRole), ("Not Now", Role.RejectRole)],
+        )
+        if choice == 1:
+            sessions.SessionStore(info.folder).delete()
+        if choice != 0:
+            return False
+        self.recover(info)
+        return True
+
+    def recover(self, info: sessions.SessionInfo) -> None:
+        def load():
+            from restorer.gui.layers import PhotoLayer
+
+            doc, entries, changed = sessions.load_session(info)
+            return doc, entries, changed, PhotoLayer(doc.photo.pixels)
+
+        def done(value) -> None:
+            doc, entries, changed, layer = value
+            self.set_document(doc, layer)
+            self._session = sessions.SessionStore.adopt(info, entries)
+            self._exported_revision = -1  # recovered work has not been exported
+            self.restore_panel.load_dict(info.manifest.get("settings", {}))
+            if info.manifest.get("box"):
+                self._box_drawn(Bounds.from_xywh(info.manifest["box"]))
+            self._update_actions()
+            note = " (the photo file has changed since)" if changed else ""
+            self.statusBar().showMessage(f"Recovered {info.changes} change(s){note}", 8000)
+
+        self.statusBar().showMessage(f"Recovering {info.photo.name}…")
+        self.run_in_thread(load, done, lambda t: self.show_error("Cannot recover", t))
+
+    def import_mask(self, path: Path | None = None) -> None:
+        if self.doc is None:
+            return
+        if path is None:
+            chosen, _ = QFileDialog.getOpenFileName(self, "Import a mask", self._folder(), PHOTO_FILTER)
+            if not chosen:
+                return
+            path = Path(chosen)
+        from restorer.core.errors import RestorerError
+        from restorer.core.imageio import read_mask
+
+        try:
+            mask = read_mask(path, self.doc.size)
+            changed = self.doc.replace_mask("Import mask", mask)
+        except RestorerError as exc:
+            self.show_error("Cannot import the mask", str(exc))
+            return
+        self.statusBar().showMessage(f"Mask imported from {path.name}" if changed else "Same mask", 4000)
+
+    def export_mask(self, path: Path | None = None) -> None:
+        if self.doc is None:
+            return
+        if path is None:
+            stem = self.doc.path.stem if self.doc.path else "photo"
+            start = str(Path(self._folder()) / f"{stem}-mask.png")
+            chosen, _ = QFileDialog.getSaveFileName(self, "Export the mask", start, "PNG image (*.png)")
+            if not chosen:
+                return
+            path = Path(chosen)
+        from restorer.core.errors import RestorerError
+        from restorer.core.imageio import write_mask
+
+        try:
+            write_mask(self.doc.mask, path)
+        except RestorerError as exc:
+            self.show_error("Cannot export the mask", str(exc))
+            return
+        self.statusBar().showMessage(f"Mask saved to {path}", 4000)
+
+    # ----- export -----
+    def _folder(self) -> str:
+        return str(settings().value("last_folder", str(Path.home())))
+
+    def export_dialog(self, wait: bool = False) -> bool:
+        from restorer.gui.export_dialog import ExportDialog
+
+        if self.doc is None:
+            return False
+        dialog = ExportDialog(self.doc, Path(self._folder()), self)
+        if dialog.exec() != ExportDialog.DialogCode.Accepted or dialog.request is None:
+            return False
+        return self.export(dialog.request, wait=wait)
+
+    def export(self, request, wait: bool = False) -> bool:
+        """Write the export in a worker thread (or right here when ``wait``, e.g. while closing)."""
+        from restorer.gui import exporting
+
+        doc = self.doc
+        try:
+            photo, mask, record = exporting.snapshot(doc, request)
+        except Exception as exc:  # the record needs the engine; report, don't crash
+            from restorer.gui.jobs import describe_error
+
+            self.show_error("Cannot export", describe_error(exc))
+            return False
+        revision = doc.history.revision
+        settings().setValue("last_folder", str(request.path.parent))
+
+        def done(paths) -> None:
+            if self.doc is doc:
+                self._exported_revision = revision
+                self._update_actions()
+            self.statusBar().showMessage(f"Exported {', '.join(p.name for p in paths)}", 8000)
+
+        def work():
+            return exporting.write_export(request, photo, mask, record)
+
+        if not wait:
+            self.run_in_thread(work, done, lambda t: self.show_error("Cannot export", t))
+            return True
+        from restorer.gui.jobs import describe_error
+
+        try:
+            done(work())
+        except Exception as exc:
+            self.show_error("Cannot export", describe_error(exc))
+            return False
+        return True
+
+    def _recent(self) -> list[str]:
+        value = settings().value("recent", [])
+        return [value] if isinstance(value, str) else list(value or [])
+
+    def _remember_recent(self, path: Path) -> None:
+        path_text = str(path.resolve())
+        recent = [path_text] + [p for p in self._recent() if p != path_text]
+        s = settings()
+        s.setValue("recent", recent[:MAX_RECENT])
+        s.setValue("last_folder", str(path.resolve().parent))
+        self.welcome.set_recent(recent[:MAX_RECENT])
+
+    def _fill_recent_menu(self) -> None:
+        self.recent_menu.clear()
+        for path in self._recent():
+            action = self.recent_menu.addAction(Path(path).name)
+            action.setStatusTip(path)
+            action.triggered.connect(lambda _=False, p=path: self.open_path(Path(p)))
+        self.recent_menu.setEnabled(bool(self._recent()))
+
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:
+        if any(url.isLocalFile() for url in event.mimeData().urls()):
+            event.acceptProposedAction()
+
+    def dropEvent(self, event: QDropEvent) -> None:
+        files = [Path(url.toLocalFile()) for url in event.mimeData().urls() if url.isLocalFile()]
+        if files:
+            event.acceptProposedAction()
+            self.open_path(files[0])

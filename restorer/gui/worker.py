@@ -1,0 +1,171 @@
+"""Worker threads: a long engine job (a generator) and one-shot calls, reporting through Qt signals.
+
+The job thread iterates the generator, checks an abort flag between events and also hands the engine
+``should_stop`` so that it stops within one iteration. Previews are produced only as often as the
+window can show them: ``event.preview()`` (a generator forward pass) is called at most
+``PREVIEW_FPS`` times a second, progress is forwarded at most ``PROGRESS_HZ`` times a second,
+so a fast GPU never floods the event loop.
+"""
+
+from __future__ import annotations
+
+import threading
+import weakref
+from collections.abc import Callable, Generator
+
+import numpy as np
+from PySide6.QtCore import QThread, Signal
+from shiboken6 import isValid
+
+from restorer.gui.jobs import (
+    FINISHED,
+    Attempt,
+    Throttle,
+    describe_error,
+    is_out_of_memory,
+    preview_frame,
+    window_of,
+)
+
+PREVIEW_FPS = 12.0
+PROGRESS_HZ = 20.0
+
+# Every thread started here, so tests (and the window on close) can check none is left running.
+_threads: weakref.WeakSet[QThread] = weakref.WeakSet()
+
+
+def running_threads() -> list[QThread]:
+    # A thread whose C++ side was deleted (deleteLater after it finished) is not running.
+    return [t for t in list(_threads) if isValid(t) and t.isRunning()]
+
+
+# A job factory builds the engine generator inside the worker thread (so torch loads there),
+# for one attempt (starts, device), with a should_stop callable.
+JobFactory = Callable[[Attempt, Callable[[], bool]], Generator]
+
+
+class JobThread(QThread):
+    """Runs one restoration; retries with the next attempt when CUDA runs out of memory."""
+
+    event = Signal(object)  # RegionStarted / RegionProgress (throttled) / RegionFinished
+    preview = Signal(object)  # PreviewFrame
+    notice = Signal(str)  # e.g. "GPU out of memory: retrying with 8 starts"
+    succeeded = Signal(object)  # the generator's return value (None when it stopped early)
+    failed = Signal(str)
+    cancelled = Signal()
+
+    def __init__(self, factory: JobFactory, attempts: list[Attempt], mask=None, parent=None) -> None:
+        super().__init__(parent)
+        self._factory = factory
+        self._attempts = attempts
+        self._mask = mask  # the damage being restored, for drawing previews over the holes only
+        self._unfilled = None  # the part of it that no finished region has filled yet
+        self._abort = threading.Event()
+        # Progress events carry no box: each region's comes from its RegionStarted event.
+        self._region_boxes: dict[int, tuple[int, int, int, int]] = {}
+        _threads.add(self)
+
+    def cancel(self) -> None:
+        """Thread-safe: ask the job to stop at its next check (within one engine iteration)."""
+        self._abort.set()
+
+    @property
+    def cancelling(self) -> bool:
+        return self._abort.is_set()
+
+    def run(self) -> None:
+        for number, attempt in enumerate(self._attempts):
+            if attempt.notice:
+                self.notice.emit(attempt.notice)
+            try:
+                result = self._drive(attempt)
+            except BaseException as exc:
+                if is_out_of_memory(exc) and number + 1 < len(self._attempts) and not self.cancelling:
+                    _free_gpu_memory()
+                    continue
+                self.failed.emit(describe_error(exc))
+                return
+            if self.cancelling:
+                self.cancelled.emit()
+            else:
+                self.succeeded.emit(result)
+            return
+
+    def _drive(self, attempt: Attempt):
+        self._unfilled = None if self._mask is None else self._mask.copy()
+        job = self._factory(attempt, self._abort.is_set)
+        previews, progress = Throttle(PREVIEW_FPS), Throttle(PROGRESS_HZ)
+        try:
+            while True:
+                if self._abort.is_set():
+                    return None
+                try:
+                    ev = next(job)
+                except StopIteration as stop:
+                    return stop.value
+                self._forward(ev, previews, progress)
+        finally:
+            job.close()
+
+    def _forward(self, ev, previews: Throttle, progress: Throttle) -> None:
+        render = getattr(ev, "preview", None)
+        if render is None:  # region started / finished: always forwarded
+            if hasattr(ev, "count") and getattr(ev, "box", None) is not None:
+                self._region_boxes[ev.index] = tuple(ev.box)
+            result = getattr(ev, "result", None)
+            if result is not None:
+                self._show_finished(result)
+            self.event.emit(ev)
+            return
+        last = getattr(ev, "iteration", 0) >= getattr(ev, "total", 1)
+        if progress.ready() or last:
+            self.event.emit(ev)
+        box = self._region_boxes.get(ev.index)
+        if self._unfilled is not None and box is not None and previews.ready():
+            # Over the holes this region still has to fill, not over ones earlier regions filled.
+            hole = window_of(self._unfilled, box)
+            self.preview.emit(
+                preview_frame(ev.index, box, render(), hole, self._unfilled.shape, ev.iteration)
+            )
+
+    def _show_finished(self, result) -> None:
+        """A finished region shows its best fill (pasted, not yet blended) until the whole job ends."""
+        if self._unfilled is None or not result.candidates:
+            return
+        chosen = getattr(result, "chosen", 0)
+        candidate = result.candidates[chosen]
+        frame = preview_frame(
+            result.index, result.box, candidate, result.hole, self._unfilled.shape, FINISHED
+        )
+        self.preview.emit(frame)
+        bounds = frame.bounds
+        inner = bounds.shifted(-result.box[1], -result.box[0])
+        self._unfilled[bounds.slices] &= ~np.asarray(result.hole, bool)[inner.slices]
+
+
+def _free_gpu_memory() -> None:
+    import sys
+
+    torch = sys.modules.get("torch")
+    if torch is not None and torch.cuda.is_available():
+        torch.cuda.empty_cache()
+
+
+class CallThread(QThread):
+    """Runs ``fn()`` once off the GUI thread: open a photo, re-blend a candidate, load the engine."""
+
+    succeeded = Signal(object)
+    failed = Signal(str)
+
+    def __init__(self, fn: Callable[[], object], parent=None) -> None:
+        super().__init__(parent)
+        self._fn = fn
+        _threads.add(self)
+
+    def run(self) -> None:
+        try:
+            value = self._fn()
+        except BaseException as exc:
+            self.failed.emit(describe_error(exc))
+            return
+        self.succeeded.emit(value)

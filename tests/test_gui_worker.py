@@ -1,0 +1,235 @@
+"""The worker thread with a fake engine: event order, throttled previews, cancel, errors, OOM retries."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import pytest
+
+pytest.importorskip("PySide6")
+
+from gui_support import no_leaked_threads  # noqa: F401  (fixture)
+
+from restorer.core.errors import RestorerError
+from restorer.gui.jobs import Attempt, RestoreSettings, describe_error, preview_frame, retry_plan, window_of
+from restorer.gui.worker import PREVIEW_FPS, CallThread, JobThread
+
+pytestmark = [pytest.mark.gui, pytest.mark.usefixtures("no_leaked_threads")]
+BOX = (4, 6, 16, 12)
+
+
+@dataclass
+class Started:
+    index: int
+    count: int
+    box: tuple
+    method: str = "latent"
+    reason: str = "test"
+
+
+@dataclass
+class Progress:
+    index: int
+    iteration: int
+    total: int
+    loss: float
+    calls: list = field(default_factory=list, repr=False)
+
+    def preview(self) -> np.ndarray:
+        self.calls.append(self.iteration)
+        return np.full((BOX[3], BOX[2], 3), self.iteration / self.total, np.float32)
+
+
+class FakeEngine:
+    """Stands in for pipeline.restore: one region, ``total`` iterations, ``delay`` seconds each."""
+
+    def __init__(
+        self, total: int, delay: float = 0.0, oom_above: int | None = None, error: Exception | None = None
+    ):
+        self.total, self.delay, self.oom_above, self.error = total, delay, oom_above, error
+        self.attempts: list[Attempt] = []
+        self.preview_calls: list[int] = []
+
+    def __call__(self, attempt: Attempt, should_stop):
+        self.attempts.append(attempt)
+        if self.error is not None:
+            raise self.error
+        if self.oom_above is not None and attempt.device != "cpu" and attempt.starts > self.oom_above:
+            raise RuntimeError("CUDA out of memory. Tried to allocate 2.00 GiB")
+        return self._run(should_stop, attempt)
+
+    def _run(self, should_stop, attempt):
+        yield Started(0, 1, BOX)
+        for i in range(1, self.total + 1):
+            if should_stop():
+                return None
+            time.sleep(self.delay)
+            yield Progress(0, i, self.total, 1.0 / i, self.preview_calls)
+        return ("result", attempt)
+
+
+def run_job(qtbot, engine: FakeEngine, attempts: list[Attempt], cancel_after: float | None = None):
+    mask = np.zeros((30, 30), bool)
+    mask[8:14, 8:16] = True
+    thread = JobThread(engine, attempts, mask)
+    seen: dict[str, list] = {
+        "event": [],
+        "preview": [],
+        "notice": [],
+        "succeeded": [],
+        "failed": [],
+        "cancelled": [],
+    }
+    thread.event.connect(seen["event"].append)
+    thread.preview.connect(seen["preview"].append)
+    thread.notice.connect(seen["notice"].append)
+    thread.succeeded.connect(seen["succeeded"].append)
+    thread.failed.connect(seen["failed"].append)
+    thread.cancelled.connect(lambda: seen["cancelled"].append(True))
+    with qtbot.waitSignal(thread.finished, timeout=10_000):
+        thread.start()
+        if cancel_after is not None:
+            qtbot.waitUntil(lambda: len(seen["event"]) > 1, timeout=5000)
+            time.sleep(cancel_after)
+            seen["cancel_time"] = time.monotonic()
+            thread.cancel()
+    seen["end_time"] = time.monotonic()
+    qtbot.wait(10)  # deliver queued signals
+    return seen
+
+
+def test_events_in_order_and_previews_throttled(qtbot):
+    engine = FakeEngine(total=400, delay=0.001)
+    started = time.monotonic()
+    seen = run_job(qtbot, engine, [Attempt(4, "cpu")])
+    elapsed = time.monotonic() - started
+    assert isinstance(seen["event"][0], Started)
+    iterations = [e.iteration for e in seen["event"][1:]]
+    assert iterations == sorted(iterations) and iterations[-1] == 400  # the last one always arrives
+    assert len(iterations) < 400  # progress is throttled too
+    frames = seen["preview"]
+    assert frames and [f.iteration for f in frames] == sorted(f.iteration for f in frames)
+    # preview() (a network forward pass in the engine) runs only when a frame will be shown
+    assert len(engine.preview_calls) == len(frames) <= PREVIEW_FPS * elapsed + 2
+    assert seen["succeeded"] == [("result", Attempt(4, "cpu"))] and not seen["failed"]
+
+
+def test_preview_is_opaque_only_over_the_hole(qtbot):
+    seen = run_job(qtbot, FakeEngine(total=3), [Attempt(1, "cpu")])
+    frame = seen["preview"][0]
+    assert frame.bounds.xywh() == BOX and frame.rgba.shape == (BOX[3], BOX[2], 4)
+    # the hole is mask[8:14, 8:16]; in window coordinates rows 2:8, columns 4:12
+    expected = np.zeros((BOX[3], BOX[2]), bool)
+    expected[2:8, 4:12] = True
+    np.testing.assert_array_equal(frame.rgba[..., 3] == 255, expected)
+
+
+def test_cancel_stops_within_a_fraction_of_a_second(qtbot):
+    engine = FakeEngine(total=100_000, delay=0.005)
+    seen = run_job(qtbot, engine, [Attempt(4, "cpu")], cancel_after=0.05)
+    assert seen["cancelled"] and not seen["succeeded"]
+    assert seen["end_time"] - seen["cancel_time"] < 0.5
+    assert seen["event"][-1].iteration < 1000
+
+
+def test_engine_errors_become_one_line_messages(qtbot):
+    seen = run_job(
+        qtbot, FakeEngine(3, error=RestorerError("model file not found: x.pt")), [Attempt(1, "cpu")]
+    )
+    assert seen["failed"] == ["model file not found: x.pt"] and not seen["succeeded"]
+    seen = run_job(qtbot, FakeEngine(3, error=ValueError("boom\nsecond line")), [Attempt(1, "cpu")])
+    assert seen["failed"] == ["unexpected error (ValueError: boom)"]
+
+
+def test_gpu_out_of_memory_retries_with_fewer_starts_then_cpu(qtbot):
+    engine = FakeEngine(total=2, oom_above=4)
+    seen = run_job(qtbot, engine, retry_plan(RestoreSettings(starts=16, device="cuda")))
+    assert [a.starts for a in engine.attempts] == [16, 8, 4]
+    assert seen["notice"] == [
+        "GPU out of memory: retrying with 8 starts",
+        "GPU out of memory: retrying with 4 starts",
+    ]
+    assert seen["succeeded"][0][1] == Attempt(4, "cuda", seen["notice"][-1])
+
+    engine = FakeEngine(total=2, oom_above=0)  # never fits on the GPU
+    seen = run_job(qtbot, engine, retry_plan(RestoreSettings(starts=16, device="auto")))
+    assert [(a.starts, a.device) for a in engine.attempts] == [
+        (16, "auto"),
+        (8, "auto"),
+        (4, "auto"),
+        (4, "cpu"),
+    ]
+    assert "on the CPU" in seen["notice"][-1] and seen["succeeded"]
+
+
+def test_retry_plan_and_error_text():
+    assert retry_plan(RestoreSettings(starts=16, device="cpu")) == [Attempt(16, "cpu")]
+    assert [a.starts for a in retry_plan(RestoreSettings(starts=1, device="cuda"))] == [1, 1]
+    assert describe_error(MemoryError()).startswith("not enough memory")
+    err = FileNotFoundError(2, "No such file or directory", "/x/y.png")
+    assert describe_error(err) == "No such file or directory: /x/y.png"
+
+
+def test_preview_frame_is_clipped_to_the_photo():
+    mask = np.ones((10, 10), bool)
+    box = (6, -2, 8, 6)
+    hole = window_of(mask, box)
+    assert hole.shape == (6, 8) and hole.sum() == 4 * 4  # rows and columns outside the photo: no hole
+    frame = preview_frame(0, box, np.zeros((6, 8, 1), np.float32), hole, mask.shape, 1)
+    assert frame.bounds.xywh() == (6, 0, 4, 4) and frame.rgba.shape == (4, 4, 4)
+    assert (frame.rgba[..., 3] == 255).all()
+
+
+@dataclass
+class Finished:
+    result: object
+
+
+@dataclass
+class Region:
+    index: int
+    box: tuple
+    hole: np.ndarray
+    candidates: list
+    chosen: int = 0
+
+
+class TwoRegions(FakeEngine):
+    """Region 0 (a scratch in the shared window) finishes first; region 1 then optimises."""
+
+    def _run(self, should_stop, attempt):
+        scratch = np.zeros((BOX[3], BOX[2]), bool)
+        scratch[2:8, 4] = True  # column 12 of the photo, inside the painted hole
+        yield Started(0, 2, BOX, "classic-diffusion")
+        yield Finished(Region(0, BOX, scratch, [np.full((BOX[3], BOX[2], 3), 0.25, np.float32)]))
+        yield Started(1, 2, BOX)
+        for i in range(1, self.total + 1):
+            yield Progress(1, i, self.total, 1.0 / i, self.preview_calls)
+        return ("result", attempt)
+
+
+def test_finished_regions_show_their_fill_and_later_previews_skip_them(qtbot):
+    seen = run_job(qtbot, TwoRegions(total=3), [Attempt(1, "cpu")])
+    first, later = seen["preview"][0], seen["preview"][1]
+    assert first.region == 0 and (first.rgba[..., 3] == 255).sum() == 6
+    assert (first.rgba[first.rgba[..., 3] == 255][:, :3] == 64).all()  # the fill, 0.25 in 8 bits
+    expected = np.zeros((BOX[3], BOX[2]), bool)
+    expected[2:8, 4:12] = True
+    expected[2:8, 4] = False  # filled by region 0 already
+    assert later.region == 1
+    np.testing.assert_array_equal(later.rgba[..., 3] == 255, expected)
+
+
+def test_call_thread_reports_value_or_error(qtbot):
+    good = CallThread(lambda: 42)
+    with qtbot.waitSignal(good.succeeded, timeout=5000) as blocker:
+        good.start()
+    assert blocker.args == [42]
+    good.wait()
+    bad = CallThread(lambda: (_ for _ in ()).throw(RestorerError("cannot read x.tif: truncated")))
+    with qtbot.waitSignal(bad.failed, timeout=5000) as blocker:
+        bad.start()
+    assert blocker.args == ["cannot read x.tif: truncated"]
+    bad.wait()
