@@ -33,7 +33,8 @@ def machine() -> str:
     import torch
 
     gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "no GPU"
-    return f"{cpu}, {os.cpu_count()} logical cores, {gpu}; Python {platform.python_version()}, torch {torch.__version__}"
+    py = platform.python_version()
+    return f"{cpu}, {os.cpu_count()} logical cores, {gpu}; Python {py}, torch {torch.__version__}"
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -22,7 +22,7 @@ COMMANDS = ("inpaint", "batch", "models", "detect", "train", "eval", "gui")
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="restorer",
-        description="Restore damaged photographs. Run without a command (or with a photo) to open the window.",
+        description="Restore damaged photographs. Without a command (or with a photo) it opens the window.",
     )
     parser.add_argument("--version", action="version", version=f"restorer {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")

@@ -83,22 +83,56 @@ def test_reconstruction_weights_put_the_heavy_band_outside_the_hole() -> None:
     assert w[0, 0, 3, 8] == 0 and w[0, 0, 0, 0] == 0
 
 
-ARGS = ["--size", "64", "--batch", "4", "--cache", "", "--device", "cpu", "--sample-every", "2",
-        "--checkpoint-every", "2"]
+ARGS = [
+    "--size",
+    "64",
+    "--batch",
+    "4",
+    "--cache",
+    "",
+    "--device",
+    "cpu",
+    "--sample-every",
+    "2",
+    "--checkpoint-every",
+    "2",
+]
 
 
-@pytest.mark.parametrize(("kind", "width", "name"), [
-    ("gan", ["--ngf", "8", "--ndf", "8"], "face64"),
-    ("context-encoder", ["--nef", "8", "--ndf", "8", "--limit", "12"], "face64-context-encoder"),
-])
+@pytest.mark.parametrize(
+    ("kind", "width", "name"),
+    [
+        ("gan", ["--ngf", "8", "--ndf", "8"], "face64"),
+        ("context-encoder", ["--nef", "8", "--ndf", "8", "--limit", "12"], "face64-context-encoder"),
+    ],
+)
 def test_training_runs_checkpoints_resumes_and_exports(kind, width, name, tiny_images: Path, tmp_path: Path):
     out = tmp_path / "run"
-    assert main(["train", kind, "--data", str(tiny_images), "--out", str(out), "--steps", "2", *ARGS, *width]) == 0
+    assert (
+        main(["train", kind, "--data", str(tiny_images), "--out", str(out), "--steps", "2", *ARGS, *width])
+        == 0
+    )
     state = torch.load(out / "checkpoint.pt", weights_only=True)
     assert state["step"] == 2
     assert (out / "samples" / "step-000002.png").is_file()
-    assert main(["train", kind, "--data", str(tiny_images), "--out", str(out), "--steps", "3", "--resume",
-                 *ARGS, *width]) == 0
+    assert (
+        main(
+            [
+                "train",
+                kind,
+                "--data",
+                str(tiny_images),
+                "--out",
+                str(out),
+                "--steps",
+                "3",
+                "--resume",
+                *ARGS,
+                *width,
+            ]
+        )
+        == 0
+    )
     assert torch.load(out / "checkpoint.pt", weights_only=True)["step"] == 3
     model = load_model(out / f"{name}.pt")
     assert model.provenance["steps"] == 3
@@ -108,6 +142,8 @@ def test_training_runs_checkpoints_resumes_and_exports(kind, width, name, tiny_i
 
 
 def test_training_rejects_missing_data(tmp_path: Path, capsys) -> None:
-    code = main(["train", "gan", "--data", str(tmp_path / "nope"), "--out", str(tmp_path / "o"), "--cache", ""])
+    code = main(
+        ["train", "gan", "--data", str(tmp_path / "nope"), "--out", str(tmp_path / "o"), "--cache", ""]
+    )
     assert code == 1
     assert "training data not found" in capsys.readouterr().err

@@ -6,10 +6,17 @@ import argparse
 
 
 def _common(p: argparse.ArgumentParser, default_name: str, default_steps: int) -> None:
-    p.add_argument("--data", nargs="+", required=True, metavar="PATH",
-                   help="image folders and/or zip files (e.g. ../shared/data/fairface/train-*.zip)")
+    p.add_argument(
+        "--data",
+        nargs="+",
+        required=True,
+        metavar="PATH",
+        help="image folders and/or zip files (e.g. ../shared/data/fairface/train-*.zip)",
+    )
     p.add_argument("--size", type=int, choices=(64, 128), default=64, help="model resolution in pixels")
-    p.add_argument("--out", required=True, metavar="DIR", help="run folder: checkpoint, samples, log, weights")
+    p.add_argument(
+        "--out", required=True, metavar="DIR", help="run folder: checkpoint, samples, log, weights"
+    )
     p.add_argument("--name", default=default_name, help="file name (stem) of the exported weights")
     p.add_argument("--steps", type=int, default=default_steps, help="optimiser steps in total")
     p.add_argument("--batch", type=int, default=64, help="images per step (per process under torchrun)")
@@ -53,10 +60,22 @@ def _shared(args: argparse.Namespace) -> dict:
     if args.steps < 1 or args.batch < 1:
         raise RestorerError("--steps and --batch must be at least 1")
     return dict(
-        data=list(args.data), out=args.out, size=args.size, steps=args.steps, batch=args.batch,
-        seed=args.seed, device=args.device, threads=args.threads, bf16=args.bf16,
-        sample_every=args.sample_every, checkpoint_every=args.checkpoint_every, limit=args.limit,
-        resume=args.resume, name=args.name, max_minutes=args.max_minutes, cache=args.cache or None,
+        data=list(args.data),
+        out=args.out,
+        size=args.size,
+        steps=args.steps,
+        batch=args.batch,
+        seed=args.seed,
+        device=args.device,
+        threads=args.threads,
+        bf16=args.bf16,
+        sample_every=args.sample_every,
+        checkpoint_every=args.checkpoint_every,
+        limit=args.limit,
+        resume=args.resume,
+        name=args.name,
+        max_minutes=args.max_minutes,
+        cache=args.cache or None,
     )
 
 
@@ -64,8 +83,15 @@ def run_gan(args: argparse.Namespace) -> int:
     from restorer.core.jobs import run_to_end
     from restorer.training.gan import GanTrainConfig, train_gan
 
-    cfg = GanTrainConfig(**_shared(args), ngf=args.ngf, ndf=args.ndf, d_norm=args.d_norm, ema=args.ema,
-                         lr_g=args.lr, lr_d=args.lr)
+    cfg = GanTrainConfig(
+        **_shared(args),
+        ngf=args.ngf,
+        ndf=args.ndf,
+        d_norm=args.d_norm,
+        ema=args.ema,
+        lr_g=args.lr,
+        lr_d=args.lr,
+    )
     path = run_to_end(train_gan(cfg))
     print(f"wrote {path}")
     return 0
@@ -75,9 +101,15 @@ def run_context_encoder(args: argparse.Namespace) -> int:
     from restorer.core.jobs import run_to_end
     from restorer.training.context_encoder import ContextEncoderTrainConfig, train_context_encoder
 
-    cfg = ContextEncoderTrainConfig(**_shared(args), nef=args.nef, ndf=args.ndf, lr=args.lr,
-                                    lambda_rec=args.lambda_rec, lambda_adv=args.lambda_adv,
-                                    border_weight=args.border_weight)
+    cfg = ContextEncoderTrainConfig(
+        **_shared(args),
+        nef=args.nef,
+        ndf=args.ndf,
+        lr=args.lr,
+        lambda_rec=args.lambda_rec,
+        lambda_adv=args.lambda_adv,
+        border_weight=args.border_weight,
+    )
     path = run_to_end(train_context_encoder(cfg))
     print(f"wrote {path}")
     return 0

@@ -8,6 +8,7 @@ block at the coarse end and doubles every spatial size.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from itertools import pairwise
 
 import torch
 from torch import nn
@@ -54,7 +55,7 @@ class Generator(nn.Module):
             nn.BatchNorm2d(widths[0]),
             nn.ReLU(True),
         ]
-        for c_in, c_out in zip(widths, widths[1:]):
+        for c_in, c_out in pairwise(widths):
             # (N, c_in, s, s) -> (N, c_out, 2s, 2s): 4 -> 8 -> 16 -> 32
             layers += [
                 nn.ConvTranspose2d(c_in, c_out, 4, 2, 1, bias=False),
@@ -80,7 +81,7 @@ class Discriminator(nn.Module):
         # widths for 64 px, ndf=64: [64, 128, 256, 512]
         # (N, nc, 64, 64) -> (N, 64, 32, 32); no normalisation on the first block, as in DCGAN
         layers: list[nn.Module] = [sn(nn.Conv2d(arch.nc, widths[0], 4, 2, 1)), nn.LeakyReLU(0.2, True)]
-        for c_in, c_out in zip(widths, widths[1:]):
+        for c_in, c_out in pairwise(widths):
             # (N, c_in, s, s) -> (N, c_out, s/2, s/2): 32 -> 16 -> 8 -> 4
             layers.append(sn(nn.Conv2d(c_in, c_out, 4, 2, 1, bias=arch.d_norm != "batch")))
             if arch.d_norm == "batch":
@@ -148,17 +149,25 @@ class ContextEncoder(nn.Module):
         self.arch = arch
         widths = [arch.nef * 2**i for i in range(arch.n_blocks)]  # [64, 128, 256, 512]
         enc: list[nn.Module] = [nn.Conv2d(arch.nc + 1, widths[0], 4, 2, 1), nn.LeakyReLU(0.2, True)]
-        for c_in, c_out in zip(widths, widths[1:]):
+        for c_in, c_out in pairwise(widths):
             # (N, c_in, s, s) -> (N, c_out, s/2, s/2): 32 -> 16 -> 8 -> 4
-            enc += [nn.Conv2d(c_in, c_out, 4, 2, 1, bias=False), nn.BatchNorm2d(c_out), nn.LeakyReLU(0.2, True)]
+            enc += [
+                nn.Conv2d(c_in, c_out, 4, 2, 1, bias=False),
+                nn.BatchNorm2d(c_out),
+                nn.LeakyReLU(0.2, True),
+            ]
         self.encoder = nn.Sequential(*enc)
         # (N, 512, 4, 4) -> (N, 512, 4, 4), every position connected to every other
         self.bottleneck = ChannelwiseFC(widths[-1], 4)
         dec: list[nn.Module] = []
         rev = widths[::-1]  # [512, 256, 128, 64]
-        for c_in, c_out in zip(rev, rev[1:]):
+        for c_in, c_out in pairwise(rev):
             # (N, c_in, s, s) -> (N, c_out, 2s, 2s): 4 -> 8 -> 16 -> 32
-            dec += [nn.ConvTranspose2d(c_in, c_out, 4, 2, 1, bias=False), nn.BatchNorm2d(c_out), nn.ReLU(True)]
+            dec += [
+                nn.ConvTranspose2d(c_in, c_out, 4, 2, 1, bias=False),
+                nn.BatchNorm2d(c_out),
+                nn.ReLU(True),
+            ]
         # (N, 64, 32, 32) -> (N, nc, 64, 64)
         dec += [nn.ConvTranspose2d(rev[-1], arch.nc, 4, 2, 1), nn.Tanh()]
         self.decoder = nn.Sequential(*dec)

@@ -134,7 +134,9 @@ def read_payload(path: str | Path) -> dict:
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # pickle errors, truncated zips, non-torch files
-        raise RestorerError(f"{path.name}: not a readable Restorer weights file ({type(exc).__name__})") from None
+        raise RestorerError(
+            f"{path.name}: not a readable Restorer weights file ({type(exc).__name__})"
+        ) from None
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise RestorerError(f"{path.name}: not a Restorer weights file (format {FORMAT} expected)")
     if payload.get("sha256") != content_digest(payload):

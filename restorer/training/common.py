@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import os
+import platform
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -42,7 +44,8 @@ def setup_distributed(device: str) -> tuple[DistInfo, torch.device]:
 def wrap_ddp(module: nn.Module, info: DistInfo, device: torch.device) -> nn.Module:
     if info.world == 1:
         return module
-    return nn.parallel.DistributedDataParallel(module, device_ids=[device.index] if device.type == "cuda" else None)
+    ids = [device.index] if device.type == "cuda" else None
+    return nn.parallel.DistributedDataParallel(module, device_ids=ids)
 
 
 def unwrap(module: nn.Module) -> nn.Module:
@@ -114,12 +117,14 @@ def load_checkpoint(path: Path) -> dict:
 def update_ema(ema: nn.Module, model: nn.Module, decay: float) -> None:
     """Exponential moving average of the parameters (buffers are recomputed at export, see recalibrate_bn)."""
     with torch.no_grad():
-        for pe, pm in zip(ema.parameters(), model.parameters()):
+        for pe, pm in zip(ema.parameters(), model.parameters(), strict=True):
             pe.lerp_(pm, 1.0 - decay)
 
 
 @torch.no_grad()
-def recalibrate_bn(generator: nn.Module, nz: int, device: torch.device, batches: int = 40, batch: int = 128) -> None:
+def recalibrate_bn(
+    generator: nn.Module, nz: int, device: torch.device, batches: int = 40, batch: int = 128
+) -> None:
     """Recompute BatchNorm running statistics as a plain average over fresh samples.
 
     The EMA generator's weights never produced the running statistics it carries, and the engine runs
@@ -135,9 +140,42 @@ def recalibrate_bn(generator: nn.Module, nz: int, device: torch.device, batches:
     g = torch.Generator(device="cpu").manual_seed(1234)
     for _ in range(batches):
         generator(torch.rand(batch, nz, generator=g).mul_(2).sub_(1).to(device))
-    for m, mom in zip(bns, saved):
+    for m, mom in zip(bns, saved, strict=True):
         m.momentum = mom
     generator.eval()
+
+
+def cpu_name() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def provenance(
+    cfg: object, info: DistInfo, device: torch.device, images: int, step: int, elapsed: float
+) -> dict:
+    """What a model card needs to know about a finished training run."""
+    from restorer.training.data import DATA_CREDIT
+
+    chip = torch.cuda.get_device_name(device) if device.type == "cuda" else cpu_name()
+    config = asdict(cfg)  # type: ignore[arg-type]
+    return {
+        "data": DATA_CREDIT,
+        "data_paths": [Path(p).name for p in config["data"]],
+        "images": images,
+        "command": config["command"],
+        "steps": step,
+        "batch": config["batch"] * info.world,
+        "wall_time": wall_clock(elapsed),
+        "wall_time_s": round(elapsed),
+        "hardware": f"{info.world}x {chip} ({device.type}, {torch.get_num_threads()} threads)",
+        "torch": str(torch.__version__),
+        "train_config": json.dumps(config, sort_keys=True),
+    }
 
 
 def wall_clock(seconds: float) -> str:

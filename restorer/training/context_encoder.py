@@ -10,7 +10,6 @@ non-saturating loss of a discriminator that sees the composite image (context + 
 from __future__ import annotations
 
 import json
-import platform
 import sys
 import time
 from collections.abc import Generator as Gen
@@ -33,15 +32,15 @@ from restorer.core.weights import save_weights
 from restorer.training.common import (
     Progress,
     load_checkpoint,
+    provenance,
     save_checkpoint,
     save_grid,
     setup_distributed,
     unwrap,
-    wall_clock,
     wrap_ddp,
 )
 from restorer.training.data import BatchSampler, augment, load_dataset
-from restorer.training.gan import DATA_CREDIT, gan_loss_g, gan_losses_d
+from restorer.training.gan import gan_loss_g, gan_losses_d
 from restorer.training.masks import training_mask
 
 BORDER_BAND = 4  # px of known context around the hole that get the heavier reconstruction weight
@@ -78,7 +77,7 @@ class ContextEncoderTrainConfig:
 
 
 def reconstruction_weights(hole: torch.Tensor, border_weight: float, band: int = BORDER_BAND) -> torch.Tensor:
-    """(N, 1, R, R) hole mask (1 = missing) -> loss weights: 1 in the hole, border_weight on the band around it."""
+    """(N, 1, R, R) hole mask (1 = missing) -> weights: 1 in the hole, border_weight on the band around it."""
     grown = F.max_pool2d(hole, 2 * band + 1, stride=1, padding=band)
     return hole + border_weight * (grown - hole)
 
@@ -146,12 +145,19 @@ def train_context_encoder(cfg: ContextEncoderTrainConfig) -> Gen[dict, None, Pat
 
     def checkpoint() -> None:
         if info.is_main:
-            save_checkpoint(ckpt_path, {
-                "context_encoder": net.state_dict(), "discriminator": d_net.state_dict(),
-                "opt": opt.state_dict(), "opt_d": opt_d.state_dict(), "sampler": sampler.state_dict(),
-                "noise": noise.get_state(), "step": step,
-                "elapsed_s": elapsed_before + time.monotonic() - t_start,
-            })
+            save_checkpoint(
+                ckpt_path,
+                {
+                    "context_encoder": net.state_dict(),
+                    "discriminator": d_net.state_dict(),
+                    "opt": opt.state_dict(),
+                    "opt_d": opt_d.state_dict(),
+                    "sampler": sampler.state_dict(),
+                    "noise": noise.get_state(),
+                    "step": step,
+                    "elapsed_s": elapsed_before + time.monotonic() - t_start,
+                },
+            )
 
     def samples(path: Path) -> None:
         net.eval()
@@ -198,19 +204,11 @@ def train_context_encoder(cfg: ContextEncoderTrainConfig) -> Gen[dict, None, Pat
     if not info.is_main:
         return out / f"{cfg.name}.pt"
     samples(out / "samples.png")
-    provenance = {
-        "data": DATA_CREDIT,
-        "data_paths": [Path(p).name for p in cfg.data],
-        "images": len(data),
-        "command": cfg.command,
-        "steps": step,
-        "batch": cfg.batch * info.world,
-        "wall_time": wall_clock(elapsed),
-        "wall_time_s": round(elapsed),
-        "hardware": f"{info.world}x {torch.cuda.get_device_name(device) if device.type == 'cuda' else platform.processor() or platform.machine()} ({device.type}, {torch.get_num_threads()} threads)",
-        "torch": str(torch.__version__),
-        "train_config": json.dumps(asdict(cfg), sort_keys=True),
-    }
     net.eval()
-    return save_weights(out / f"{cfg.name}.pt", "context-encoder", arch,
-                        {"context_encoder": net, "discriminator": unwrap(d_train)}, provenance)
+    return save_weights(
+        out / f"{cfg.name}.pt",
+        "context-encoder",
+        arch,
+        {"context_encoder": net, "discriminator": unwrap(d_train)},
+        provenance(cfg, info, device, len(data), step, elapsed),
+    )

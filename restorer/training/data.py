@@ -21,6 +21,10 @@ from PIL import Image
 
 from restorer.core.errors import RestorerError
 
+DATA_CREDIT = (
+    "FairFace (Kärkkäinen & Joo, WACV 2021, arXiv:1908.04913), CC BY 4.0; images modified: "
+    "resized from 224x224 to 160x160, re-encoded as WebP, then resized to the model resolution"
+)
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff"}
 
 # sRGB-ish sepia tint applied to luminance for "toned print" augmentation (R, G, B gains)
@@ -36,15 +40,13 @@ def _decode(data: bytes, name: str) -> np.ndarray | None:
 
 
 def iter_images(paths: Sequence[str | Path], limit: int | None = None) -> Iterator[np.ndarray]:
-    """Yield uint8 RGB (H, W, 3) images from folders (recursively), zip files and single files, in name order."""
+    """Yield uint8 RGB (H, W, 3) images from folders (recursively), zip files and files, in name order."""
     count = 0
     for raw in paths:
         path = Path(raw)
         if path.is_dir():
             sources = (
-                (p.name, p.read_bytes)
-                for p in sorted(path.rglob("*"))
-                if p.suffix.lower() in IMAGE_SUFFIXES
+                (p.name, p.read_bytes) for p in sorted(path.rglob("*")) if p.suffix.lower() in IMAGE_SUFFIXES
             )
             items: Iterator = ((n, read()) for n, read in sources)
         elif path.suffix.lower() == ".zip" and path.is_file():
@@ -83,7 +85,9 @@ def face_crop(img: np.ndarray, size: int) -> np.ndarray:
     side = min(h, w)
     top, left = (h - side) // 2, (w - side) // 2
     square = Image.fromarray(img[top : top + side, left : left + side])
-    return np.asarray(square.resize((size, size), Image.Resampling.BOX if side % size == 0 else Image.LANCZOS))
+    return np.asarray(
+        square.resize((size, size), Image.Resampling.BOX if side % size == 0 else Image.LANCZOS)
+    )
 
 
 def load_dataset(

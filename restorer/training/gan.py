@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import copy
 import json
-import platform
 import sys
 import time
 from collections.abc import Generator as Gen
@@ -26,21 +25,16 @@ from restorer.core.weights import save_weights
 from restorer.training.common import (
     Progress,
     load_checkpoint,
+    provenance,
     recalibrate_bn,
     save_checkpoint,
     save_grid,
     setup_distributed,
     unwrap,
     update_ema,
-    wall_clock,
     wrap_ddp,
 )
 from restorer.training.data import BatchSampler, augment, load_dataset
-
-DATA_CREDIT = (
-    "FairFace (Kärkkäinen & Joo, WACV 2021, arXiv:1908.04913), CC BY 4.0; images modified: "
-    "resized from 224x224 to 160x160, re-encoded as WebP, then resized to the model resolution"
-)
 
 
 @dataclass
@@ -126,12 +120,20 @@ def train_gan(cfg: GanTrainConfig) -> Gen[dict, None, Path]:
 
     def checkpoint() -> None:
         if info.is_main:
-            save_checkpoint(ckpt_path, {
-                "generator": g_net.state_dict(), "discriminator": d_net.state_dict(),
-                "generator_ema": g_ema.state_dict(), "opt_g": opt_g.state_dict(), "opt_d": opt_d.state_dict(),
-                "sampler": sampler.state_dict(), "noise": noise.get_state(), "step": step,
-                "elapsed_s": elapsed_before + time.monotonic() - t_start,
-            })
+            save_checkpoint(
+                ckpt_path,
+                {
+                    "generator": g_net.state_dict(),
+                    "discriminator": d_net.state_dict(),
+                    "generator_ema": g_ema.state_dict(),
+                    "opt_g": opt_g.state_dict(),
+                    "opt_d": opt_d.state_dict(),
+                    "sampler": sampler.state_dict(),
+                    "noise": noise.get_state(),
+                    "step": step,
+                    "elapsed_s": elapsed_before + time.monotonic() - t_start,
+                },
+            )
 
     while step < cfg.steps:
         real = augment(data[sampler.next()], noise, cfg.tone_prob).to(device, non_blocking=True)
@@ -171,18 +173,10 @@ def train_gan(cfg: GanTrainConfig) -> Gen[dict, None, Path]:
     recalibrate_bn(g_ema, arch.nz, device, batches=40 if step >= 1000 else 2)
     with torch.no_grad():
         save_grid(g_ema(fixed_z), out / "samples.png")
-    provenance = {
-        "data": DATA_CREDIT,
-        "data_paths": [Path(p).name for p in cfg.data],
-        "images": len(data),
-        "command": cfg.command,
-        "steps": step,
-        "batch": cfg.batch * info.world,
-        "wall_time": wall_clock(elapsed),
-        "wall_time_s": round(elapsed),
-        "hardware": f"{info.world}x {torch.cuda.get_device_name(device) if device.type == 'cuda' else platform.processor() or platform.machine()} ({device.type}, {torch.get_num_threads()} threads)",
-        "torch": str(torch.__version__),
-        "train_config": json.dumps(asdict(cfg), sort_keys=True),
-    }
-    return save_weights(out / f"{cfg.name}.pt", "dcgan", arch,
-                        {"generator": g_ema, "discriminator": unwrap(d_train)}, provenance)
+    return save_weights(
+        out / f"{cfg.name}.pt",
+        "dcgan",
+        arch,
+        {"generator": g_ema, "discriminator": unwrap(d_train)},
+        provenance(cfg, info, device, len(data), step, elapsed),
+    )
