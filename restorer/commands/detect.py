@@ -1,16 +1,83 @@
-"""`restorer detect`: placeholder until its issue lands."""
+"""`restorer detect`: propose a damage mask (scratches, cracks, dust, spots) for a scanned print."""
 
 from __future__ import annotations
 
 import argparse
+import math
+import os
+import time
+from pathlib import Path
+
+
+def _sensitivity(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number between 0 and 1, not {text!r}") from None
+    if not (math.isfinite(value) and 0.0 <= value <= 1.0):
+        raise argparse.ArgumentTypeError(f"must be between 0 and 1, not {text}")
+    return value
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("detect", help="(not yet available)")
+    p = sub.add_parser(
+        "detect",
+        help="find scratches, cracks and dust and write a damage mask",
+        description="Find likely scratches, cracks, dust and spots in PHOTO and write them as a mask PNG "
+        "(255 = damaged). Review and correct the mask before `restorer inpaint`: thin dark or bright "
+        "lines in the picture itself (wires, hair, lettering) can be flagged too.",
+    )
+    p.add_argument("image", metavar="PHOTO", type=Path, help="the scanned print (PNG, JPEG, WebP, TIFF)")
+    p.add_argument("-o", "--output", required=True, type=Path, metavar="MASK", help="mask to write (.png)")
+    p.add_argument(
+        "--sensitivity",
+        type=_sensitivity,
+        default=0.5,
+        metavar="S",
+        help="0 (only obvious damage) to 1 (anything suspicious); default 0.5",
+    )
+    p.add_argument("--overwrite", action="store_true", help="replace MASK if it already exists")
     p.set_defaults(func=run)
 
 
-def run(args: argparse.Namespace) -> int:
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        return os.path.samefile(a, b)
+    except OSError:  # one of them does not exist
+        return False
+
+
+def _check_output(output: Path, image: Path, overwrite: bool) -> None:
+    """Refuse a bad output path before the photo is read or any work is done."""
     from restorer.core.errors import RestorerError
 
-    raise RestorerError("`restorer detect` is not available yet")
+    if output.suffix.lower() != ".png":
+        raise RestorerError(f"masks are saved as PNG: use a .png file name, not {output.name}")
+    if output.is_dir():
+        raise RestorerError(f"cannot write {output}: it is a folder")
+    if not output.parent.is_dir():
+        raise RestorerError(f"cannot write {output}: folder {output.parent} does not exist")
+    if _same_file(output, image):
+        raise RestorerError(f"refusing to write the mask over the photo {image}; choose another file")
+    if output.exists() and not overwrite:
+        raise RestorerError(f"{output} already exists; choose another file or pass --overwrite")
+
+
+def run(args: argparse.Namespace) -> int:
+    from restorer.core.detect import detect_damage
+    from restorer.core.imageio import read_photo, write_mask
+
+    _check_output(args.output, args.image, args.overwrite)
+    photo = read_photo(args.image)
+    start = time.perf_counter()
+    mask = detect_damage(photo.pixels, args.sensitivity)
+    if photo.alpha is not None:
+        mask &= photo.alpha > 0  # nothing to restore where the photo is fully transparent
+    seconds = time.perf_counter() - start
+    write_mask(mask, args.output)
+    flagged = int(mask.sum())
+    print(
+        f"{args.output}: {flagged:,} of {mask.size:,} pixels flagged as damage "
+        f"({100 * flagged / mask.size:.2f} %) in {seconds:.1f} s"
+    )
+    return 0

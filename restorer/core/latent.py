@@ -440,8 +440,14 @@ def optimise_latent_batch(
         generator.eval().requires_grad_(False)
         discriminator.eval().requires_grad_(False)
         nets = _prepare_nets(generator, discriminator, device, config.fast)
-        objective = _Objective(images.to(device, torch.float32), holes.to(device), config.lam,
-                               config.luminance, images.shape[1], starts=k)
+        objective = _Objective(
+            images.to(device, torch.float32),
+            holes.to(device),
+            config.lam,
+            config.luminance,
+            images.shape[1],
+            starts=k,
+        )
         z = torch.cat([initial_latents(k, nz, config.seed + i) for i in range(n)]).to(device)
         descent = _descend(nets, objective, z, config, should_stop)
         while True:
