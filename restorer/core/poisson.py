@@ -174,6 +174,19 @@ class _Geometry:
         return self.data[11:15]
 
 
+def _coarse_faces(f: np.ndarray) -> np.ndarray:
+    """Dense layout, (4, H, W) faces with even sizes: those of the 2x2 agglomerates (only the
+    children on a side share that side's faces with the neighbouring agglomerate)."""
+    return np.stack(
+        [
+            f[_UP, 0::2, 0::2] + f[_UP, 0::2, 1::2],
+            f[_DOWN, 1::2, 0::2] + f[_DOWN, 1::2, 1::2],
+            f[_LEFT, 0::2, 0::2] + f[_LEFT, 1::2, 0::2],
+            f[_RIGHT, 0::2, 1::2] + f[_RIGHT, 1::2, 1::2],
+        ]
+    )
+
+
 def _finest_geometry(cells: _Cells, neighbours: np.ndarray) -> _Geometry:
     """Geometry of single pixels, with a zero slot; ``neighbours`` are flat-order indices or -1."""
     ys, xs = cells.ys, cells.xs
@@ -573,29 +586,41 @@ def _shift(a: np.ndarray, dy: int, dx: int) -> np.ndarray:
     return out
 
 
-def _dense_geometry(hole: np.ndarray) -> _Geometry:
-    """Finite-volume description of a crop's hole pixels: (15, h, w) in natural layout, even sizes.
+def _dense_first_geometry(hole: np.ndarray) -> _Geometry:
+    """Finite-volume description of the 2x2 agglomerates of a crop's hole pixels: the first coarse
+    level, (15, H/2, W/2) float32, built from bytes (what the full-resolution planes would sum to).
 
     A hole pixel's neighbour outside the crop lies outside the image: the crop keeps a margin of
     known pixels on every side that is not the image's edge. Coordinates are relative to the crop.
     """
     h, w = hole.shape
-    even = _pad_even(hole)
-    data = np.zeros((15, *even.shape), np.float32)
-    data[0] = even
-    data[1] = data[0] * np.arange(even.shape[0], dtype=np.float32)[:, None]
-    data[2] = data[0] * np.arange(even.shape[1], dtype=np.float32)[None, :]
-    inner = even[:h, :w]
+    even = _pad_even(hole).view(np.uint8)
+    faces = np.zeros((4, *even.shape), np.uint8)
+    dirichlet = np.zeros((4, *even.shape), np.uint8)
     for k, (dy, dx) in enumerate(_STEPS):
         # The part of the crop whose neighbour (y + dy, x + dx) is inside the crop.
         ys = slice(max(-dy, 0), h - max(dy, 0))
         xs = slice(max(-dx, 0), w - max(dx, 0))
-        mine = inner[ys, xs]
+        mine = even[ys, xs]
         theirs = even[ys.start + dy : ys.stop + dy, xs.start + dx : xs.stop + dx]
-        np.logical_and(mine, theirs, out=data[3 + k, ys, xs], casting="unsafe")
-        np.greater(mine, theirs, out=data[7 + k, ys, xs], casting="unsafe")
-        coordinate = np.arange(even.shape[0] if dy else even.shape[1], dtype=np.float32) + (dy or dx)
-        data[11 + k] = data[7 + k] * (coordinate[:, None] if dy else coordinate[None, :])
+        np.bitwise_and(mine, theirs, out=faces[k, ys, xs])
+        np.greater(mine, theirs, out=dirichlet[k, ys, xs], casting="unsafe")
+    count = _block_sum(even)
+    rows = 2.0 * np.arange(count.shape[0], dtype=np.float32)[:, None]
+    cols = 2.0 * np.arange(count.shape[1], dtype=np.float32)[None, :]
+    data = np.empty((15, *count.shape), np.float32)
+    data[0] = count
+    data[1] = rows * count + (even[1::2, 0::2] + even[1::2, 1::2])  # a pixel in row 2Y + a adds 2Y + a
+    data[2] = cols * count + (even[0::2, 1::2] + even[1::2, 1::2])
+    data[3:7] = _coarse_faces(faces)
+    edges = _block_sum(dirichlet)
+    data[7:11] = edges
+    for k, (dy, dx) in enumerate(_STEPS):
+        # Each known neighbour's coordinate along the edge: the child's, plus the step.
+        if dy:
+            data[11 + k] = (rows + dy) * edges[k] + dirichlet[k, 1::2, 0::2] + dirichlet[k, 1::2, 1::2]
+        else:
+            data[11 + k] = (cols + dx) * edges[k] + dirichlet[k, 0::2, 1::2] + dirichlet[k, 1::2, 1::2]
     return _Geometry(data)
 
 
@@ -606,11 +631,7 @@ def _block_sum(a: np.ndarray) -> np.ndarray:
 
 def _dense_coarsen(g: _Geometry) -> _Geometry:
     data = _block_sum(g.data)
-    f = g.faces
-    data[3 + _UP] = f[_UP, 0::2, 0::2] + f[_UP, 0::2, 1::2]
-    data[3 + _DOWN] = f[_DOWN, 1::2, 0::2] + f[_DOWN, 1::2, 1::2]
-    data[3 + _LEFT] = f[_LEFT, 0::2, 0::2] + f[_LEFT, 1::2, 0::2]
-    data[3 + _RIGHT] = f[_RIGHT, 0::2, 1::2] + f[_RIGHT, 1::2, 1::2]
+    data[3:7] = _coarse_faces(g.faces)
     return _Geometry(data)
 
 
@@ -658,7 +679,6 @@ def _dense_direct(weights: np.ndarray, diag: np.ndarray, active: np.ndarray) -> 
 
 def _dense_hierarchy(hole: np.ndarray, direct_limit: int) -> list[_DenseLevel]:
     h, w = hole.shape
-    g = _dense_geometry(hole)
     count = np.count_nonzero(hole)
     diag0 = np.full((h, w), 4.0, np.float32)  # in-crop neighbours, which for hole pixels are in-image ones
     diag0[0] -= 1.0
@@ -671,6 +691,7 @@ def _dense_hierarchy(hole: np.ndarray, direct_limit: int) -> list[_DenseLevel]:
     weights = None
     diag = _pad_even(diag0)
     height, width = h, w
+    g: _Geometry | None = None
     while True:
         last = count <= direct_limit or min(active.shape) <= 2
         inverse = np.divide(1.0, diag, out=np.zeros_like(diag), where=active > 0)
@@ -688,7 +709,7 @@ def _dense_hierarchy(hole: np.ndarray, direct_limit: int) -> list[_DenseLevel]:
         levels.append(level)
         if last:
             return levels
-        g = _dense_coarsen(g)
+        g = _dense_first_geometry(hole) if g is None else _dense_coarsen(g)
         weights, diag = _dense_operator(g)
         active = (g.count > 0).astype(np.float32)
         count = int(np.count_nonzero(active))
@@ -1143,13 +1164,6 @@ class KnownValues:
     scale: float  # float working value of one pixel unit (1 / 255 for uint8, 1 for float pixels)
     guide: np.ndarray | None = None  # (H, W, C) float, C-contiguous
 
-    def window(self, ys: slice, xs: slice) -> np.ndarray:
-        """(C, h, w) float32 over a window."""
-        values = np.multiply(self.pixels[ys, xs], np.float32(self.scale), dtype=np.float32)
-        if self.guide is not None:
-            values -= self.guide[ys, xs]
-        return np.ascontiguousarray(values.transpose(2, 0, 1))
-
     def at(self, flat: np.ndarray) -> np.ndarray:
         """(C, m) float32 at flat pixel indices."""
         values = gather(self.pixels, flat).astype(np.float32) * np.float32(self.scale)
@@ -1167,6 +1181,36 @@ def _bounding_box(hole: np.ndarray) -> tuple[int, int, int, int]:
     rows = np.flatnonzero(hole.any(axis=1))
     cols = np.flatnonzero(hole.any(axis=0))
     return int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1
+
+
+def _dense_rhs(
+    crop: np.ndarray, known: KnownValues, y0: int, x0: int, width: int
+) -> tuple[np.ndarray, float]:
+    """(C, h, w) sums of each hole pixel's known neighbours over a crop, and the range of those values.
+
+    Only the ring of known pixels around the hole is read, so a large crop costs what its edge costs.
+    """
+    h, w = crop.shape
+    ring = np.zeros_like(crop)
+    ring[1:] |= crop[:-1]
+    ring[:-1] |= crop[1:]
+    ring[:, 1:] |= crop[:, :-1]
+    ring[:, :-1] |= crop[:, 1:]
+    ring &= ~crop
+    ry, rx = np.divmod(np.flatnonzero(ring), w)
+    values = known.at((ry + y0) * width + (rx + x0))
+    if not np.isfinite(values).all():
+        raise RestorerError("the pixels around the hole contain NaN or infinite values")
+    rhs = np.zeros((values.shape[0], h * w), np.float32)
+    for dy, dx in _STEPS:  # each ring pixel feeds its hole neighbours
+        ny, nx = ry + dy, rx + dx
+        inside = (ny >= 0) & (ny < h) & (nx >= 0) & (nx < w)
+        target = ny[inside] * w + nx[inside]
+        feeds = crop.reshape(-1).take(target)
+        for c in range(values.shape[0]):
+            np.add.at(rhs[c], target[feeds], values[c, inside][feeds])
+    boundary_range = float(values.max() - values.min()) if values.size else 0.0
+    return rhs.reshape(-1, h, w), boundary_range
 
 
 def solve_dirichlet(
@@ -1190,26 +1234,10 @@ def solve_dirichlet(
         solution, _ = _solve_cells(problem, tol)
         return problem.flat, solution
 
-    values = known.window(slice(y0, y1), slice(x0, x1))
-    ring = np.zeros(crop.shape, bool)
-    for dy, dx in _STEPS:
-        ring |= _shift(crop, -dy, -dx)
-    ring &= ~crop
-    boundary = values[:, ring]
-    if not np.isfinite(boundary).all():
-        raise RestorerError("the pixels around the hole contain NaN or infinite values")
-    np.nan_to_num(values, copy=False, nan=0.0, posinf=0.0, neginf=0.0)  # pixels that never enter the solve
-    values[:, crop] = 0.0
-    rhs = np.zeros_like(values)
-    for dy, dx in _STEPS:
-        for c in range(channels):
-            rhs[c] += _shift(values[c], dy, dx)
-    rhs *= crop
-    boundary_range = float(boundary.max() - boundary.min()) if boundary.size else 0.0
+    rhs, boundary_range = _dense_rhs(crop, known, y0, x0, width)
     if target_laplacian is not None:
-        rhs -= (
-            np.ascontiguousarray(target_laplacian[y0:y1, x0:x1].transpose(2, 0, 1), dtype=np.float32) * crop
-        )
+        window = target_laplacian[y0:y1, x0:x1].transpose(2, 0, 1)
+        rhs -= np.where(crop, window, 0.0).astype(np.float32)
     sides = (y0 == 0, y1 == height, x0 == 0, x1 == width)
     solution, _ = _dense_solve(crop, rhs, sides, tol, boundary_range, DIRECT_LIMIT)
     ys, xs = np.divmod(cells, crop.shape[1])
