@@ -56,20 +56,25 @@ def _zip_images(path: Path, count: int) -> Iterator[tuple[str, np.ndarray]]:
 
 def photos(split: str, count: int) -> Iterator[tuple[str, np.ndarray]]:
     """Clean photos. held-out: Kodak, then FairFace val. train (calibration): FairFace train shard 0;
-    tune (checking a calibration): shard 1. Train and tune photos come in threes, so calibration
-    also sees Kodak-sized photos: a face as it is (160 px), one enlarged 3x (480 px, smooth) and
-    a 3 x 3 mosaic of faces (480 px, as detailed as a photo taken at that size)."""
+    tune (checking a calibration): shard 1. Train and tune photos come in fours, so calibration
+    also sees Kodak-sized photos of varying detail: a face as it is (160 px), one enlarged 3x
+    (480 px, smooth), a 3 x 3 mosaic of faces and a 6 x 6 mosaic of half-size faces (480 px, as
+    detailed as a sharp photo: hair, eyes and clothing at the scale of dust and scratches)."""
     if split in ("train", "tune"):
         shard = DATA / "fairface" / ("train-0.zip" if split == "train" else "train-1.zip")
-        faces = _zip_images(shard, 4 * count)
+        faces = _zip_images(shard, 5000)
         for index in range(count):
             name, pixels = next(faces)
-            if index % 3 == 1:
-                pixels = np.asarray(Image.fromarray(pixels).resize((480, 480), Image.Resampling.BICUBIC))
-            elif index % 3 == 2:
-                tiles = [pixels] + [next(faces)[1] for _ in range(8)]
-                pixels = np.concatenate([np.concatenate(tiles[r : r + 3], axis=1) for r in (0, 3, 6)])
-                name += " (mosaic)"
+            kind = index % 4
+            if kind == 1:
+                pixels = _resize(pixels, 480)
+            elif kind >= 2:
+                side = 3 if kind == 2 else 6
+                tiles = [pixels] + [next(faces)[1] for _ in range(side * side - 1)]
+                tiles = [_resize(t, 480 // side) for t in tiles]
+                rows = [np.concatenate(tiles[r : r + side], axis=1) for r in range(0, side * side, side)]
+                pixels = np.concatenate(rows)
+                name += f" ({side}x{side} mosaic)"
             yield name, pixels
         return
     kodak = sorted((DATA / "photos" / "kodak").glob("*.png"))[:count]
@@ -77,6 +82,12 @@ def photos(split: str, count: int) -> Iterator[tuple[str, np.ndarray]]:
         with Image.open(path) as im:
             yield path.name, np.asarray(im.convert("RGB"))
     yield from _zip_images(DATA / "fairface" / "val.zip", count - len(kodak))
+
+
+def _resize(pixels: np.ndarray, size: int) -> np.ndarray:
+    if pixels.shape[0] == size:
+        return pixels
+    return np.asarray(Image.fromarray(pixels).resize((size, size), Image.Resampling.BICUBIC))
 
 
 def luminance(pixels: np.ndarray) -> np.ndarray:
@@ -145,7 +156,7 @@ def _ratio(a: float, b: float) -> str:
 def _source(name: str) -> str:
     if name.startswith("kodim"):
         return "Kodak"
-    if name.endswith("(mosaic)"):
+    if name.endswith("mosaic)"):
         return "FairFace mosaics"
     return "FairFace val" if name.startswith("val/") else "FairFace train"
 

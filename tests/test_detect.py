@@ -1,9 +1,11 @@
 """Automatic damage detection (`restorer.core.detect`) and `restorer detect`.
 
-Thresholds are set below what the detector measures here (noted at each test) with a margin for
-platform differences, but high enough that a real regression fails: on held-out photos
-`benchmarks/detect_quality.py` measures ~80 % recall at ~94 % precision (2-px tolerance) and
-about 0.4 % of pixels flagged on undamaged photos at the default sensitivity.
+Thresholds sit below what the detector measures here (noted at each test), with a margin for
+platform differences, yet high enough that a real regression fails. The test photos are smooth
+prints and the bundled sample, where detection works well; for comparison,
+`benchmarks/detect_quality.py` measures (2-px tolerance, default sensitivity) 65 % recall at 93 %
+precision with 0.3 % of pixels flagged on undamaged held-out FairFace photos, and only 58 % / 42 %
+with 2.5 % flagged on the detail-rich Kodak photos.
 """
 
 from __future__ import annotations
@@ -65,13 +67,13 @@ def test_finds_most_damage_on_the_sample_photo(sample: tuple[np.ndarray, ...]) -
     _photo, truth, found = sample
     assert found.shape == truth.shape and found.dtype == bool
     assert _recall(found, truth) > 0.8  # measured 0.87
-    assert _precision(found, truth) > 0.9  # measured 0.99
+    assert _precision(found, truth) > 0.9  # measured 0.986
 
 
 def test_flags_little_away_from_the_damage_on_a_real_photo(sample: tuple[np.ndarray, ...]) -> None:
     _photo, truth, found = sample
     undamaged = ~_near(truth)
-    assert (found & undamaged).sum() / undamaged.sum() < 0.005  # measured 0.03 %
+    assert (found & undamaged).sum() / undamaged.sum() < 0.005  # measured 0.06 %
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
@@ -85,7 +87,7 @@ def test_finds_scratches_drawn_on_a_clean_photo(seed: int) -> None:
     # anyone can see (or needs to restore).
     visible = mask & (np.abs((damaged.astype(float) - clean) @ LUMA) / 255 >= 0.1)
     found = detect_damage(damaged)
-    assert _recall(found, visible) > 0.85  # measured 0.94 to 1.0 over 12 seeds
+    assert _recall(found, visible) > 0.85  # measured 0.98 to 1.0 on these seeds
     assert _precision(found, mask) > 0.9
 
 
@@ -101,7 +103,7 @@ def test_finds_a_one_pixel_scratch_when_working_at_reduced_resolution(monkeypatc
     damaged[mask] = 250  # a thin white scratch, half a working pixel wide
     found = detect_damage(damaged)
     assert _recall(found, mask) > 0.85  # measured 0.88 to 1.0 over 6 seeds
-    assert _precision(found, mask) > 0.85  # refined at full resolution, it hugs the line: 0.88 to 1.0
+    assert _precision(found, mask) > 0.85  # refined at full resolution, it hugs the line: 0.93 to 1.0
 
 
 def test_the_mask_does_not_depend_on_bit_depth_or_layout(sample: tuple[np.ndarray, ...]) -> None:
@@ -119,7 +121,7 @@ def test_grey_photos_work_in_8_and_16_bit(sample: tuple[np.ndarray, ...]) -> Non
     for pixels in (grey, grey[..., None], (grey.astype(np.uint16) * 257)[..., None]):
         mask = detect_damage(pixels)
         assert mask.shape == grey.shape
-        assert (mask & found).sum() / (mask | found).sum() > 0.95  # measured 0.996
+        assert (mask & found).sum() / (mask | found).sum() > 0.95  # measured 0.992
 
 
 def test_sensitivity_trades_misses_for_false_alarms(sample: tuple[np.ndarray, ...]) -> None:
