@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
+from collections.abc import Callable
 
 
 def _common(p: argparse.ArgumentParser, default_name: str, default_steps: int) -> None:
@@ -54,62 +56,28 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     c.set_defaults(func=run_context_encoder)
 
 
-def _shared(args: argparse.Namespace) -> dict:
+def _train(args: argparse.Namespace, config_cls: type, train: Callable, **renamed: object) -> int:
+    """Build the trainer's config from the arguments of the same names, run it, report the weights."""
     from restorer.core.errors import RestorerError
+    from restorer.core.jobs import run_to_end
 
     if args.steps < 1 or args.batch < 1:
         raise RestorerError("--steps and --batch must be at least 1")
-    return dict(
-        data=list(args.data),
-        out=args.out,
-        size=args.size,
-        steps=args.steps,
-        batch=args.batch,
-        seed=args.seed,
-        device=args.device,
-        threads=args.threads,
-        bf16=args.bf16,
-        sample_every=args.sample_every,
-        checkpoint_every=args.checkpoint_every,
-        limit=args.limit,
-        resume=args.resume,
-        name=args.name,
-        max_minutes=args.max_minutes,
-        cache=args.cache or None,
-    )
+    names = {f.name for f in dataclasses.fields(config_cls)}
+    values = {k: v for k, v in vars(args).items() if k in names}
+    values.update(data=list(args.data), cache=args.cache or None, **renamed)
+    path = run_to_end(train(config_cls(**values)))
+    print(f"wrote {path}")
+    return 0
 
 
 def run_gan(args: argparse.Namespace) -> int:
-    from restorer.core.jobs import run_to_end
     from restorer.training.gan import GanTrainConfig, train_gan
 
-    cfg = GanTrainConfig(
-        **_shared(args),
-        ngf=args.ngf,
-        ndf=args.ndf,
-        d_norm=args.d_norm,
-        ema=args.ema,
-        lr_g=args.lr,
-        lr_d=args.lr,
-    )
-    path = run_to_end(train_gan(cfg))
-    print(f"wrote {path}")
-    return 0
+    return _train(args, GanTrainConfig, train_gan, lr_g=args.lr, lr_d=args.lr)
 
 
 def run_context_encoder(args: argparse.Namespace) -> int:
-    from restorer.core.jobs import run_to_end
     from restorer.training.context_encoder import ContextEncoderTrainConfig, train_context_encoder
 
-    cfg = ContextEncoderTrainConfig(
-        **_shared(args),
-        nef=args.nef,
-        ndf=args.ndf,
-        lr=args.lr,
-        lambda_rec=args.lambda_rec,
-        lambda_adv=args.lambda_adv,
-        border_weight=args.border_weight,
-    )
-    path = run_to_end(train_context_encoder(cfg))
-    print(f"wrote {path}")
-    return 0
+    return _train(args, ContextEncoderTrainConfig, train_context_encoder)

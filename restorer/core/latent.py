@@ -39,7 +39,8 @@ weighs as much as fitting all its channels would, and λ keeps its meaning.
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable, Generator
+from collections.abc import Callable, Generator, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -342,10 +343,7 @@ def optimise_latent(
     """
     device = resolve_device(config.device)
     nz = _latent_size(generator)
-    states = [(m, m.training, [p.requires_grad for p in m.parameters()]) for m in (generator, discriminator)]
-    try:
-        generator.eval().requires_grad_(False)
-        discriminator.eval().requires_grad_(False)
+    with _frozen_eval(generator, discriminator):
         with torch.no_grad():
             probe = generator(torch.zeros(1, nz, device=_device_of(generator)))
         nc, size = probe.shape[1], tuple(probe.shape[2:])
@@ -378,6 +376,17 @@ def optimise_latent(
         if z is None:
             return None
         return _final_result(nets, objective, z)
+
+
+@contextmanager
+def _frozen_eval(*modules: nn.Module) -> Iterator[None]:
+    """Eval mode and frozen parameters for the job's lifetime; modes and flags restored afterwards
+    (also when the job is stopped or its generator closed)."""
+    states = [(m, m.training, [p.requires_grad for p in m.parameters()]) for m in modules]
+    try:
+        for m in modules:
+            m.eval().requires_grad_(False)
+        yield
     finally:
         for module, training, flags in states:
             module.train(training)
@@ -435,10 +444,7 @@ def optimise_latent_batch(
     n, k = images.shape[0], config.starts
     for image, hole in zip(images, holes, strict=True):
         _validate(config, image, hole, images.shape[1])
-    states = [(m, m.training, [p.requires_grad for p in m.parameters()]) for m in (generator, discriminator)]
-    try:
-        generator.eval().requires_grad_(False)
-        discriminator.eval().requires_grad_(False)
+    with _frozen_eval(generator, discriminator):
         nets = _prepare_nets(generator, discriminator, device, config.fast)
         objective = _Objective(
             images.to(device, torch.float32),
@@ -464,11 +470,6 @@ def optimise_latent_batch(
             losses, _, _ = objective(final, nets.critic_exact(final))
         best = losses.reshape(n, k).argmin(1) + torch.arange(n, device=losses.device) * k
         return final[best]
-    finally:
-        for module, training, flags in states:
-            module.train(training)
-            for p, flag in zip(module.parameters(), flags, strict=True):
-                p.requires_grad_(flag)
 
 
 def _adam_step(

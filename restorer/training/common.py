@@ -9,6 +9,7 @@ import sys
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -181,3 +182,84 @@ def provenance(
 def wall_clock(seconds: float) -> str:
     h, rem = divmod(int(seconds), 3600)
     return f"{h}h{rem // 60:02d}m" if h else f"{rem // 60}m{rem % 60:02d}s"
+
+
+class TrainingRun:
+    """The bookkeeping both trainers share: threads, devices, data, batches, noise, resume, checkpoints,
+    progress and the wall-time limit. A trainer builds its networks, hands every stateful object to
+    ``track`` (which resumes them), then loops ``while run.step < cfg.steps`` calling ``end_step``."""
+
+    def __init__(self, cfg: Any) -> None:
+        from restorer.training.data import BatchSampler, load_dataset
+
+        if cfg.threads:
+            torch.set_num_threads(cfg.threads)
+        self.cfg = cfg
+        self.info, self.device = setup_distributed(cfg.device)
+        self.out = Path(cfg.out)
+        self.ckpt_path = self.out / "checkpoint.pt"
+        torch.manual_seed(cfg.seed + self.info.rank)
+        self.data = load_dataset(cfg.data, cfg.size, Path(cfg.cache) if cfg.cache else None, cfg.limit)
+        self.sampler = BatchSampler(len(self.data), cfg.batch, cfg.seed, self.info.rank, self.info.world)
+        self.noise = torch.Generator().manual_seed(cfg.seed * 1000 + self.info.rank + 1)
+        self.amp = torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=cfg.bf16)
+        self.step, self._elapsed_before = 0, 0.0
+        self._tracked: dict[str, Any] = {}
+
+    def track(self, **stateful: Any) -> None:
+        """Register objects with state_dict/load_state_dict for checkpoints; resume them when asked."""
+        self._tracked = {**stateful, "sampler": self.sampler}
+        if self.cfg.resume and self.ckpt_path.is_file():
+            state = load_checkpoint(self.ckpt_path)
+            for name, obj in self._tracked.items():
+                obj.load_state_dict(state[name])
+            self.noise.set_state(state["noise"])
+            self.step, self._elapsed_before = int(state["step"]), float(state["elapsed_s"])
+        self.out.mkdir(parents=True, exist_ok=True)
+        main = self.info.is_main
+        self.progress = Progress(self.cfg.steps, self.step, self.out / "log.txt" if main else None, main)
+        if main:
+            (self.out / "config.json").write_text(json.dumps(asdict(self.cfg), indent=2))
+        self._t_start = time.monotonic()
+
+    @property
+    def elapsed(self) -> float:
+        return self._elapsed_before + time.monotonic() - self._t_start
+
+    def next_batch(self, tone_prob: float) -> torch.Tensor:
+        from restorer.training.data import augment
+
+        batch = self.data[self.sampler.next()]
+        return augment(batch, self.noise, tone_prob).to(self.device, non_blocking=True)
+
+    def checkpoint(self) -> None:
+        if self.info.is_main:
+            state = {name: obj.state_dict() for name, obj in self._tracked.items()}
+            state.update(noise=self.noise.get_state(), step=self.step, elapsed_s=self.elapsed)
+            save_checkpoint(self.ckpt_path, state)
+
+    def end_step(self, losses: dict[str, float]) -> dict:
+        """Count the step, report it, checkpoint when due; returns the event the trainer yields."""
+        self.step += 1
+        cfg = self.cfg
+        self.progress.update(
+            self.step, (self.step - self.progress.start) * cfg.batch * self.info.world, **losses
+        )
+        if self.step % 100 == 0:
+            self.progress.log_line(self.step, **losses)
+        if self.step % cfg.checkpoint_every == 0:
+            self.checkpoint()
+        return {"step": self.step, **losses}
+
+    @property
+    def sample_due(self) -> bool:
+        return self.info.is_main and (self.step % self.cfg.sample_every == 0 or self.step == self.cfg.steps)
+
+    @property
+    def out_of_time(self) -> bool:
+        limit = self.cfg.max_minutes
+        return bool(limit) and (time.monotonic() - self._t_start) / 60 >= limit
+
+    def finish(self) -> None:
+        self.progress.close()
+        self.checkpoint()

@@ -9,11 +9,9 @@ non-saturating loss of a discriminator that sees the composite image (context + 
 
 from __future__ import annotations
 
-import json
 import sys
-import time
 from collections.abc import Generator as Gen
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -30,16 +28,13 @@ from restorer.core.networks import (
 )
 from restorer.core.weights import save_weights
 from restorer.training.common import (
-    Progress,
-    load_checkpoint,
+    TrainingRun,
     provenance,
-    save_checkpoint,
     save_grid,
-    setup_distributed,
     unwrap,
     wrap_ddp,
 )
-from restorer.training.data import BatchSampler, augment, load_dataset
+from restorer.training.data import augment
 from restorer.training.gan import gan_loss_g, gan_losses_d
 from restorer.training.masks import training_mask
 
@@ -105,13 +100,8 @@ def draw_masks(bank: torch.Tensor, n: int, generator: torch.Generator) -> torch.
 
 def train_context_encoder(cfg: ContextEncoderTrainConfig) -> Gen[dict, None, Path]:
     """Train; yields losses per step; returns the exported weights path."""
-    if cfg.threads:
-        torch.set_num_threads(cfg.threads)
-    info, device = setup_distributed(cfg.device)
-    out = Path(cfg.out)
-    ckpt_path = out / "checkpoint.pt"
-    torch.manual_seed(cfg.seed + info.rank)
-    data = load_dataset(cfg.data, cfg.size, Path(cfg.cache) if cfg.cache else None, cfg.limit)
+    run = TrainingRun(cfg)
+    device = run.device
     arch = ContextEncoderArch(resolution=cfg.size, nef=cfg.nef, ndf=cfg.ndf)
     net = ContextEncoder(arch).to(device)
     d_net = Discriminator(GanArch(resolution=cfg.size, ndf=cfg.ndf)).to(device)
@@ -119,96 +109,53 @@ def train_context_encoder(cfg: ContextEncoderTrainConfig) -> Gen[dict, None, Pat
     init_dcgan_weights(d_net)
     opt = torch.optim.Adam(net.parameters(), cfg.lr, betas=(cfg.beta1, 0.999))
     opt_d = torch.optim.Adam(d_net.parameters(), cfg.lr, betas=(cfg.beta1, 0.999))
-    sampler = BatchSampler(len(data), cfg.batch, cfg.seed, info.rank, info.world)
-    noise = torch.Generator().manual_seed(cfg.seed * 1000 + info.rank + 1)
     bank = mask_bank(cfg.size, MASK_BANK if cfg.limit is None else 64, cfg.seed)
-    step, elapsed_before = 0, 0.0
-    if cfg.resume and ckpt_path.is_file():
-        state = load_checkpoint(ckpt_path)
-        net.load_state_dict(state["context_encoder"])
-        d_net.load_state_dict(state["discriminator"])
-        opt.load_state_dict(state["opt"])
-        opt_d.load_state_dict(state["opt_d"])
-        sampler.load_state_dict(state["sampler"])
-        noise.set_state(state["noise"])
-        step, elapsed_before = int(state["step"]), float(state["elapsed_s"])
-    net_train, d_train = wrap_ddp(net, info, device), wrap_ddp(d_net, info, device)
-    fixed_idx = torch.arange(min(16, len(data)))
-    fixed_real = augment(data[fixed_idx], torch.Generator().manual_seed(3), 0.0).to(device)
-    fixed_hole = draw_masks(bank, len(fixed_idx), torch.Generator().manual_seed(5)).to(device)
-    progress = Progress(cfg.steps, step, out / "log.txt" if info.is_main else None, info.is_main)
-    out.mkdir(parents=True, exist_ok=True)
-    if info.is_main:
-        (out / "config.json").write_text(json.dumps(asdict(cfg), indent=2))
-    t_start = time.monotonic()
-    amp = torch.autocast(device.type, dtype=torch.bfloat16, enabled=cfg.bf16)
-
-    def checkpoint() -> None:
-        if info.is_main:
-            save_checkpoint(
-                ckpt_path,
-                {
-                    "context_encoder": net.state_dict(),
-                    "discriminator": d_net.state_dict(),
-                    "opt": opt.state_dict(),
-                    "opt_d": opt_d.state_dict(),
-                    "sampler": sampler.state_dict(),
-                    "noise": noise.get_state(),
-                    "step": step,
-                    "elapsed_s": elapsed_before + time.monotonic() - t_start,
-                },
-            )
+    run.track(context_encoder=net, discriminator=d_net, opt=opt, opt_d=opt_d)
+    net_train, d_train = wrap_ddp(net, run.info, device), wrap_ddp(d_net, run.info, device)
+    n_fixed = min(16, len(run.data))
+    fixed_real = augment(run.data[:n_fixed], torch.Generator().manual_seed(3), 0.0).to(device)
+    fixed_hole = draw_masks(bank, n_fixed, torch.Generator().manual_seed(5)).to(device)
 
     def samples(path: Path) -> None:
+        """Rows: damaged input, filled composite, ground truth."""
         net.eval()
         with torch.no_grad():
             known = 1 - fixed_hole
             pred = net(make_context_input(fixed_real, known)).float()
             composite = fixed_real * known + pred * fixed_hole
-            save_grid(torch.cat([fixed_real * known, composite, fixed_real]), path, columns=len(fixed_idx))
+            save_grid(torch.cat([fixed_real * known, composite, fixed_real]), path, columns=n_fixed)
         net.train()
 
-    while step < cfg.steps:
-        real = augment(data[sampler.next()], noise, cfg.tone_prob).to(device, non_blocking=True)
-        hole = draw_masks(bank, real.shape[0], noise).to(device)
+    while run.step < cfg.steps:
+        real = run.next_batch(cfg.tone_prob)
+        hole = draw_masks(bank, real.shape[0], run.noise).to(device)
         known = 1 - hole
-        with amp:
+        with run.amp:
             pred = net_train(make_context_input(real, known))
             composite = real * known + pred.float() * hole
             loss_d = gan_losses_d(d_train(real), d_train(composite.detach()))
         opt_d.zero_grad(set_to_none=True)
         loss_d.backward()
         opt_d.step()
-        with amp:
+        with run.amp:
             loss_rec = reconstruction_loss(pred, real, reconstruction_weights(hole, cfg.border_weight))
             loss_adv = gan_loss_g(d_train(composite))
             loss = cfg.lambda_rec * loss_rec + cfg.lambda_adv * loss_adv
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
-        step += 1
-        losses = {"loss_rec": loss_rec.item(), "loss_adv": loss_adv.item(), "loss_d": loss_d.item()}
-        progress.update(step, (step - progress.start) * cfg.batch * info.world, **losses)
-        yield {"step": step, **losses}
-        if step % 100 == 0:
-            progress.log_line(step, **losses)
-        if info.is_main and (step % cfg.sample_every == 0 or step == cfg.steps):
-            samples(out / "samples" / f"step-{step:06d}.png")
-        if step % cfg.checkpoint_every == 0:
-            checkpoint()
-        if cfg.max_minutes and (time.monotonic() - t_start) / 60 >= cfg.max_minutes:
+        yield run.end_step(
+            {"loss_rec": loss_rec.item(), "loss_adv": loss_adv.item(), "loss_d": loss_d.item()}
+        )
+        if run.sample_due:
+            samples(run.out / "samples" / f"step-{run.step:06d}.png")
+        if run.out_of_time:
             break
-    progress.close()
-    checkpoint()
-    elapsed = elapsed_before + time.monotonic() - t_start
-    if not info.is_main:
-        return out / f"{cfg.name}.pt"
-    samples(out / "samples.png")
+    run.finish()
+    if not run.info.is_main:
+        return run.out / f"{cfg.name}.pt"
+    samples(run.out / "samples.png")
     net.eval()
-    return save_weights(
-        out / f"{cfg.name}.pt",
-        "context-encoder",
-        arch,
-        {"context_encoder": net, "discriminator": unwrap(d_train)},
-        provenance(cfg, info, device, len(data), step, elapsed),
-    )
+    info = provenance(cfg, run.info, device, len(run.data), run.step, run.elapsed)
+    nets = {"context_encoder": net, "discriminator": unwrap(d_train)}
+    return save_weights(run.out / f"{cfg.name}.pt", "context-encoder", arch, nets, info)

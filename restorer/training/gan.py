@@ -10,11 +10,9 @@ export because the engine runs G in eval mode.
 from __future__ import annotations
 
 import copy
-import json
 import sys
-import time
 from collections.abc import Generator as Gen
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
@@ -23,18 +21,14 @@ import torch.nn.functional as F
 from restorer.core.networks import Discriminator, GanArch, Generator, init_dcgan_weights
 from restorer.core.weights import save_weights
 from restorer.training.common import (
-    Progress,
-    load_checkpoint,
+    TrainingRun,
     provenance,
     recalibrate_bn,
-    save_checkpoint,
     save_grid,
-    setup_distributed,
     unwrap,
     update_ema,
     wrap_ddp,
 )
-from restorer.training.data import BatchSampler, augment, load_dataset
 
 
 @dataclass
@@ -82,13 +76,8 @@ def uniform_z(n: int, nz: int, generator: torch.Generator, device: torch.device)
 
 def train_gan(cfg: GanTrainConfig) -> Gen[dict, None, Path]:
     """Train; yields a dict of losses per step; returns the exported weights path."""
-    if cfg.threads:
-        torch.set_num_threads(cfg.threads)
-    info, device = setup_distributed(cfg.device)
-    out = Path(cfg.out)
-    ckpt_path = out / "checkpoint.pt"
-    torch.manual_seed(cfg.seed + info.rank)
-    data = load_dataset(cfg.data, cfg.size, Path(cfg.cache) if cfg.cache else None, cfg.limit)
+    run = TrainingRun(cfg)
+    device = run.device
     arch = GanArch(resolution=cfg.size, ngf=cfg.ngf, ndf=cfg.ndf, d_norm=cfg.d_norm)
     g_net, d_net = Generator(arch).to(device), Discriminator(arch).to(device)
     init_dcgan_weights(g_net)
@@ -96,87 +85,40 @@ def train_gan(cfg: GanTrainConfig) -> Gen[dict, None, Path]:
     g_ema = copy.deepcopy(g_net).eval().requires_grad_(False)
     opt_g = torch.optim.Adam(g_net.parameters(), cfg.lr_g, betas=(cfg.beta1, 0.999))
     opt_d = torch.optim.Adam(d_net.parameters(), cfg.lr_d, betas=(cfg.beta1, 0.999))
-    sampler = BatchSampler(len(data), cfg.batch, cfg.seed, info.rank, info.world)
-    noise = torch.Generator().manual_seed(cfg.seed * 1000 + info.rank + 1)
-    step, elapsed_before = 0, 0.0
-    if cfg.resume and ckpt_path.is_file():
-        state = load_checkpoint(ckpt_path)
-        g_net.load_state_dict(state["generator"])
-        d_net.load_state_dict(state["discriminator"])
-        g_ema.load_state_dict(state["generator_ema"])
-        opt_g.load_state_dict(state["opt_g"])
-        opt_d.load_state_dict(state["opt_d"])
-        sampler.load_state_dict(state["sampler"])
-        noise.set_state(state["noise"])
-        step, elapsed_before = int(state["step"]), float(state["elapsed_s"])
-    g_train, d_train = wrap_ddp(g_net, info, device), wrap_ddp(d_net, info, device)
+    run.track(generator=g_net, discriminator=d_net, generator_ema=g_ema, opt_g=opt_g, opt_d=opt_d)
+    g_train, d_train = wrap_ddp(g_net, run.info, device), wrap_ddp(d_net, run.info, device)
     fixed_z = uniform_z(64, arch.nz, torch.Generator().manual_seed(7), device)
-    progress = Progress(cfg.steps, step, out / "log.txt" if info.is_main else None, info.is_main)
-    out.mkdir(parents=True, exist_ok=True)
-    if info.is_main:
-        (out / "config.json").write_text(json.dumps(asdict(cfg), indent=2))
-    t_start = time.monotonic()
-    amp = torch.autocast(device.type, dtype=torch.bfloat16, enabled=cfg.bf16)
 
-    def checkpoint() -> None:
-        if info.is_main:
-            save_checkpoint(
-                ckpt_path,
-                {
-                    "generator": g_net.state_dict(),
-                    "discriminator": d_net.state_dict(),
-                    "generator_ema": g_ema.state_dict(),
-                    "opt_g": opt_g.state_dict(),
-                    "opt_d": opt_d.state_dict(),
-                    "sampler": sampler.state_dict(),
-                    "noise": noise.get_state(),
-                    "step": step,
-                    "elapsed_s": elapsed_before + time.monotonic() - t_start,
-                },
-            )
-
-    while step < cfg.steps:
-        real = augment(data[sampler.next()], noise, cfg.tone_prob).to(device, non_blocking=True)
-        z = uniform_z(cfg.batch, arch.nz, noise, device)
-        with amp:
+    while run.step < cfg.steps:
+        real = run.next_batch(cfg.tone_prob)
+        z = uniform_z(cfg.batch, arch.nz, run.noise, device)
+        with run.amp:
             fake = g_train(z)
             loss_d = gan_losses_d(d_train(real), d_train(fake.detach()))
         opt_d.zero_grad(set_to_none=True)
         loss_d.backward()
         opt_d.step()
-        with amp:
+        with run.amp:
             loss_g = gan_loss_g(d_train(fake))
         opt_g.zero_grad(set_to_none=True)
         loss_g.backward()
         opt_g.step()
-        update_ema(g_ema, g_net, cfg.ema if step > 1000 else 0.0)  # follow G closely while it is still noise
-        step += 1
-        losses = {"loss_d": loss_d.item(), "loss_g": loss_g.item()}
-        progress.update(step, (step - progress.start) * cfg.batch * info.world, **losses)
-        yield {"step": step, **losses}
-        if step % 100 == 0:
-            progress.log_line(step, **losses)
-        if info.is_main and (step % cfg.sample_every == 0 or step == cfg.steps):
-            recalibrate_bn(g_ema, arch.nz, device, batches=8 if step >= 1000 else 1, batch=64)
+        # follow G closely while it is still noise
+        update_ema(g_ema, g_net, cfg.ema if run.step > 1000 else 0.0)
+        yield run.end_step({"loss_d": loss_d.item(), "loss_g": loss_g.item()})
+        if run.sample_due:
+            recalibrate_bn(g_ema, arch.nz, device, batches=8 if run.step >= 1000 else 1, batch=64)
             with torch.no_grad():
-                save_grid(g_ema(fixed_z), out / "samples" / f"step-{step:06d}.png")
-        if step % cfg.checkpoint_every == 0:
-            checkpoint()
-        if cfg.max_minutes and (time.monotonic() - t_start) / 60 >= cfg.max_minutes:
+                save_grid(g_ema(fixed_z), run.out / "samples" / f"step-{run.step:06d}.png")
+        if run.out_of_time:
             break
-    progress.close()
-    checkpoint()
-    elapsed = elapsed_before + time.monotonic() - t_start
-    if not info.is_main:
-        return out / f"{cfg.name}.pt"
+    run.finish()
+    if not run.info.is_main:
+        return run.out / f"{cfg.name}.pt"
     # a short run (tests, smoke checks) does not need a precise average
-    recalibrate_bn(g_ema, arch.nz, device, batches=40 if step >= 1000 else 2)
+    recalibrate_bn(g_ema, arch.nz, device, batches=40 if run.step >= 1000 else 2)
     with torch.no_grad():
-        save_grid(g_ema(fixed_z), out / "samples.png")
-    return save_weights(
-        out / f"{cfg.name}.pt",
-        "dcgan",
-        arch,
-        {"generator": g_ema, "discriminator": unwrap(d_train)},
-        provenance(cfg, info, device, len(data), step, elapsed),
-    )
+        save_grid(g_ema(fixed_z), run.out / "samples.png")
+    info = provenance(cfg, run.info, device, len(run.data), run.step, run.elapsed)
+    nets = {"generator": g_ema, "discriminator": unwrap(d_train)}
+    return save_weights(run.out / f"{cfg.name}.pt", "dcgan", arch, nets, info)
