@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from restorer.commands.argtypes import int_at_least
+
 # The names from restorer.training.masks.MASK_TYPES and restorer.training.evaluate.METHODS, repeated
 # here so that building the parser (on every `restorer` start) imports neither scipy nor torch.
 MASK_TYPES = ("center", "pattern", "random80", "half")
@@ -19,19 +21,6 @@ def _choices(allowed: tuple[str, ...], what: str):
                 f"unknown {what} {bad[0] if bad else text!r} (choose from {', '.join(allowed)})"
             )
         return names
-
-    return parse
-
-
-def _at_least(minimum: int):
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-        if value < minimum:
-            raise argparse.ArgumentTypeError(f"must be at least {minimum}, not {value}")
-        return value
 
     return parse
 
@@ -62,16 +51,16 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         default=METHODS,
         help=f"comma-separated methods (default: {','.join(METHODS)})",
     )
-    p.add_argument("--limit", type=_at_least(1), default=500, help="use the first N images (default: 500)")
+    p.add_argument("--limit", type=int_at_least(1), default=500, help="use the first N images (default: 500)")
     p.add_argument("--model", default=None, help="GAN for the latent method (default: face64)")
     p.add_argument("--ce-model", default=None, help="Context Encoder model (default: face64-context-encoder)")
     p.add_argument(
-        "--iterations", type=_at_least(1), default=1500, help="latent: optimisation steps per image"
+        "--iterations", type=int_at_least(1), default=1500, help="latent: optimisation steps per image"
     )
-    p.add_argument("--starts", type=_at_least(1), default=16, help="latent: random starts per image")
+    p.add_argument("--starts", type=int_at_least(1), default=16, help="latent: random starts per image")
     p.add_argument("--lam", type=float, default=0.003, help="latent: prior weight λ (default: 0.003)")
-    p.add_argument("--batch", type=_at_least(1), default=64, help="context encoder: images per batch")
-    p.add_argument("--examples", type=_at_least(0), default=2, help="grid rows per mask type (default: 2)")
+    p.add_argument("--batch", type=int_at_least(1), default=64, help="context encoder: images per batch")
+    p.add_argument("--examples", type=int_at_least(0), default=2, help="grid rows per mask type (default: 2)")
     p.add_argument("--seed", type=int, default=0, help="seed for the masks and latent starts")
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
     p.set_defaults(func=run)

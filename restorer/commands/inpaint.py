@@ -8,14 +8,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import sys
 import time
 import warnings
-from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
+
+from restorer.commands.argtypes import int_at_least, non_negative_float
 
 if TYPE_CHECKING:  # heavy imports (torch) stay inside run(), see restorer.cli
     from restorer.core.imageio import Photo
@@ -25,35 +25,6 @@ METHODS = ("auto", "latent", "context-encoder", "classic")
 
 
 # --- arguments -----------------------------------------------------------------------------------
-
-
-def _int_at_least(minimum: int) -> Callable[[str], int]:
-    """An argparse type: a whole number no smaller than ``minimum``, with a clear message otherwise."""
-
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected a whole number, not {text!r}") from None
-        if value < minimum:
-            raise argparse.ArgumentTypeError(f"must be at least {minimum}, not {value}")
-        return value
-
-    return parse
-
-
-_positive_int = _int_at_least(1)
-_non_negative_int = _int_at_least(0)
-
-
-def _non_negative_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, not {text!r}") from None
-    if not (math.isfinite(value) and value >= 0):
-        raise argparse.ArgumentTypeError(f"must be a finite number >= 0, not {text}")
-    return value
 
 
 def _box(text: str) -> tuple[int, int, int, int]:
@@ -80,14 +51,14 @@ def add_restore_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--model", metavar="NAME|PATH", help="model name (see `restorer models`) or .pt file")
     g.add_argument(
         "--iterations",
-        type=_positive_int,
+        type=int_at_least(1),
         default=1500,
         metavar="N",
         help="latent: optimisation steps (default 1500)",
     )
     g.add_argument(
         "--starts",
-        type=_positive_int,
+        type=int_at_least(1),
         default=16,
         metavar="K",
         help="latent: random starts optimised together (default 16)",
@@ -95,12 +66,12 @@ def add_restore_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument(
         "--lambda",
         dest="lam",
-        type=_non_negative_float,
+        type=non_negative_float,
         default=0.003,
         metavar="L",
         help="latent: prior weight λ (default 0.003)",
     )
-    g.add_argument("--seed", type=_non_negative_int, default=0, metavar="S", help="random seed (default 0)")
+    g.add_argument("--seed", type=int_at_least(0), default=0, metavar="S", help="random seed (default 0)")
     g.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto", help="(default auto)")
     g.add_argument(
         "--box",
