@@ -68,7 +68,8 @@ def masks(size: int) -> dict[str, np.ndarray]:
 def engine(request, monkeypatch):
     """Run each case once as solved directly and once through the multigrid cycles."""
     if request.param == "multigrid":
-        monkeypatch.setattr(poisson, "DIRECT_LIMIT", 12)
+        # Patched where solve_dirichlet reads it: the package's DIRECT_LIMIT is only a re-export.
+        monkeypatch.setattr(poisson.dirichlet, "DIRECT_LIMIT", 12)
     return request.param
 
 
@@ -122,8 +123,10 @@ def test_blend_reproduces_harmonic_function_from_matching_gradients():
     assert np.abs(outf[hole] - image[hole]).max() < 1e-4
 
 
-def test_blend_large_compact_hole_uses_multigrid_accurately():
-    # Big enough for the dense engine's cycles; checked against the direct solve.
+@pytest.mark.parametrize("dense", [True, False])
+def test_blend_large_compact_hole_uses_multigrid_accurately(dense, monkeypatch):
+    # Big enough for either engine's cycles; checked against the direct solve.
+    monkeypatch.setattr(poisson.dirichlet, "use_dense", lambda cells, pixels: dense)
     hole = np.zeros((150, 170), bool)
     ys, xs = np.ogrid[:150, :170]
     hole |= ((ys - 70) / 55.0) ** 2 + ((xs - 90) / 70.0) ** 2 < 1
@@ -214,3 +217,15 @@ def test_nan_guide_is_refused_and_target_untouched():
     with pytest.raises(RestorerError, match="NaN"):
         poisson_blend(target, guide, hole)
     assert (target == 7).all()
+
+
+def test_dense_engine_waits_for_torch_unless_the_box_is_huge(monkeypatch):
+    import sys
+
+    use_dense = poisson.dirichlet.use_dense
+    assert not use_dense(10, 1000)  # a sparse hole never goes dense
+    monkeypatch.delitem(sys.modules, "torch", raising=False)
+    assert not use_dense(900, 1000)  # compact but small: not worth importing torch
+    assert use_dense(900_000, 1_000_000)
+    monkeypatch.setitem(sys.modules, "torch", object())
+    assert use_dense(900, 1000)  # torch is there anyway
