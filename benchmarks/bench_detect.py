@@ -1,6 +1,6 @@
 """Time `detect_damage` on a 24-megapixel scan, and check it still finds thin damage at that size.
 
-    python benchmarks/bench_detect.py [--repeats 3] [--save-dir DIR]
+    python benchmarks/bench_detect.py [--quick] [--repeats 3] [--save-dir DIR]
 
 The "scan" is 6000 x 4000: the 24 Kodak photos, each enlarged 2x (bicubic, as a high-resolution
 scan of a print is smooth at the pixel level), tiled 6 x 4, aged, then damaged with scratches
@@ -11,8 +11,6 @@ Detection is timed on the 8-bit RGB scan and on a 16-bit copy; precision and rec
 
 from __future__ import annotations
 
-import argparse
-import statistics
 import sys
 import time
 from pathlib import Path
@@ -22,9 +20,11 @@ from PIL import Image
 from scipy import ndimage as ndi
 
 from restorer.core.detect import detect_damage
-from restorer.core.synthetic_damage import age_photo, damage_photo
+from restorer.training.synthetic_damage import age_photo, damage_photo
 
-KODAK = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "photos" / "kodak"
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import KODAK, bench_parser, repeats, set_threads, timed
+
 TOLERANCE = 2
 
 
@@ -45,21 +45,11 @@ def _grow(mask: np.ndarray, radius: int) -> np.ndarray:
     return ndi.maximum_filter(mask.view(np.uint8), size=2 * radius + 1).view(bool)
 
 
-def time_detection(pixels: np.ndarray, repeats: int) -> tuple[float, np.ndarray]:
-    """Median wall time over ``repeats`` runs, and the mask."""
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        found = detect_damage(pixels)
-        times.append(time.perf_counter() - start)
-    return statistics.median(times), found
-
-
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeats", type=int, default=3)
+    parser = bench_parser(__doc__, "one run per input", repeats=3, quick_repeats=1)
     parser.add_argument("--save-dir", type=Path, help="also save the scan and masks here (PNG)")
     args = parser.parse_args(argv)
+    set_threads(args.threads)
 
     start = time.perf_counter()
     scan, truth = make_scan()
@@ -68,7 +58,9 @@ def main(argv: list[str] | None = None) -> int:
     print("| --- | --- | --- | --- | --- |")
     found = np.zeros(truth.shape, dtype=bool)
     for label, pixels in (("RGB 8-bit", scan), ("RGB 16-bit", scan.astype(np.uint16) * 257)):
-        seconds, found = time_detection(pixels, args.repeats)
+        masks: list[np.ndarray] = []
+        seconds, _ = timed(lambda p=pixels, out=masks: out.append(detect_damage(p)), repeats(args))
+        found = masks[-1]
         precision = (found & _grow(truth, TOLERANCE)).sum() / max(found.sum(), 1)
         recall = (truth & _grow(found, TOLERANCE)).sum() / max(truth.sum(), 1)
         print(

@@ -52,8 +52,9 @@ RESTORE = textwrap.dedent(
     import json, resource, sys, time
     import numpy as np
     from restorer.core.imageio import Photo
+    from restorer.core.types import Bounds
+    from restorer.editing.document import Document
     from restorer.gui.app import create_application
-    from restorer.gui.document import Document
     from restorer.gui.window import MainWindow
 
     dtype = np.uint16 if sys.argv[1] == "16" else np.uint8
@@ -80,7 +81,7 @@ RESTORE = textwrap.dedent(
     panel.iterations.setValue(100)
     panel.starts.setValue(16)
     panel.device.setCurrentIndex(panel.device.findData("cpu"))
-    window._box_drawn(__import__("restorer.core.maskops", fromlist=["Bounds"]).Bounds(1900, 1400, 2140, 1640))
+    doc.set_box(Bounds(1900, 1400, 2140, 1640))          # the face box, part of the document
     started = time.monotonic()
     window.start_restore()
     while window.controller.running:
@@ -134,8 +135,8 @@ def bench_brush() -> dict[str, list[float]]:
     from PySide6.QtWidgets import QApplication
 
     from restorer.core.imageio import Photo
+    from restorer.editing.document import Document
     from restorer.gui.canvas import Canvas
-    from restorer.gui.document import Document
 
     app = QApplication.instance() or QApplication([])
     rng = np.random.default_rng(0)

@@ -4,7 +4,7 @@
     python benchmarks/detect_quality.py --split train --calibrate   # fit the detector's weights
     python benchmarks/detect_quality.py --split tune    # check them on other FairFace train images
 
-Each photo gets scratches, cracks and dust from `restorer.core.synthetic_damage` (half of them are
+Each photo gets scratches, cracks and dust from `restorer.training.synthetic_damage` (half of them are
 first aged: sepia, fading, grain), deterministically from its index. Reported, for each sensitivity:
 
 - pixel precision / recall with a 2-px tolerance band: a flagged pixel counts as correct if a truly
@@ -38,7 +38,7 @@ from PIL import Image
 from scipy import ndimage as ndi
 
 from restorer.core.detect import FEATURES, detect_damage, find_candidates
-from restorer.core.synthetic_damage import age_photo, damage_photo
+from restorer.training.synthetic_damage import age_photo, damage_photo
 
 DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
 KINDS = ("scratch", "crack", "dust")

@@ -1,7 +1,8 @@
 """Fill quality inside the mask: restorer's classical fills against OpenCV's Telea and Navier-Stokes.
 
 Synthetic thin scratches (random smooth curves 1-10 px wide) are cut into held-out photos: the
-Kodak set and a few FairFace validation faces (160x160). Each method fills them and PSNR and SSIM
+Kodak set and a few FairFace validation faces (160x160). Each model-free method of the registry
+fills them as the app fills a window (``_common.fill_as_app``), and so do OpenCV's; PSNR and SSIM
 are measured over the scratched pixels only (SSIM: mean of the local-SSIM map over the mask).
 Prints a markdown table of means over the images.
 
@@ -15,12 +16,15 @@ import io
 import sys
 import time
 import zipfile
+from functools import partial
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
-KODAK = Path("/work/shared/data/photos/kodak")
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import KODAK, fill_as_app, model_free_methods, warm_up
+
 FAIRFACE_VAL = Path("/work/shared/data/fairface/val.zip")
 
 
@@ -83,13 +87,8 @@ def fairface_images(count: int, rng: np.random.Generator) -> list[tuple[str, np.
 
 
 def methods() -> dict[str, object]:
-    from restorer.core.fills import diffusion_fill, patch_fill, tv_fill
-
-    table: dict[str, object] = {
-        "restorer diffusion_fill": diffusion_fill,
-        "restorer tv_fill": tv_fill,
-        "restorer patch_fill": patch_fill,
-    }
+    """Every model-free method of the registry (filling as the app does), then OpenCV's when installed."""
+    table: dict[str, object] = {f"restorer {m.name}": partial(fill_as_app, m) for m in model_free_methods()}
     try:
         import cv2
     except ImportError:
@@ -119,6 +118,7 @@ def main(argv: list[str] | None = None) -> int:
     rng = np.random.default_rng(args.seed)
     images = kodak_images(4 if args.quick else None) + fairface_images(4 if args.quick else args.faces, rng)
     masks = [synthetic_scratches(img.shape[:2], rng, args.coverage) for _, img in images]
+    warm_up(model_free_methods())
     fills = methods()
     print(f"Scratch fill quality, {len(images)} images (Kodak 500x500 crops and FairFace 160x160 faces),")
     print(f"{args.coverage:.0%} of each image scratched; PSNR (dB) and SSIM inside the scratches.\n")

@@ -17,7 +17,7 @@ import numpy as np
 from PIL import Image
 
 from restorer.core.imageio import write_mask
-from restorer.core.synthetic_damage import (
+from restorer.training.synthetic_damage import (
     age_photo,
     apply_damage,
     crack_mask,

@@ -2,50 +2,59 @@
 
     python benchmarks/run_all.py [--quick] [--only latent,poisson,...] [--out report.md]
 
-Each ``benchmarks/bench_<name>.py`` prints its own markdown table on stdout; this script runs them one
-after another in fresh processes (so one's memory or threads do not affect the next) and stamps the
-machine they ran on. Copy the report into docs/benchmarks.md when recording results.
+The benchmarks are listed in ``BENCHMARKS`` (a new ``bench_<name>.py`` must be added there; a
+check refuses to run while one is missing). Each prints its own markdown table on stdout; this
+script runs them one after another in fresh processes (so one's memory or threads do not affect
+the next) and stamps the machine they ran on, load average included. Copy the report into
+docs/benchmarks.md when recording results.
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime as dt
-import os
-import platform
 import subprocess
 import sys
 import time
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import load_average, machine
+
 HERE = Path(__file__).resolve().parent
 
+# name -> (script, extra arguments for --quick); every script runs alone too, see its --help
+BENCHMARKS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "startup": ("bench_startup.py", ("--quick",)),
+    "fills": ("bench_fills.py", ("--quick",)),
+    "poisson": ("bench_poisson.py", ("--quick",)),
+    "latent": ("bench_latent.py", ("--quick",)),
+    "detect": ("bench_detect.py", ("--quick",)),
+    "gui": ("bench_gui.py", ()),
+    "fill_quality": ("fill_quality.py", ("--quick",)),
+}
 
-def machine() -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    import torch
 
-    gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "no GPU"
-    py = platform.python_version()
-    return f"{cpu}, {os.cpu_count()} logical cores, {gpu}; Python {py}, torch {torch.__version__}"
+def check_registered() -> None:
+    listed = {script for script, _ in BENCHMARKS.values()}
+    missing = sorted(p.name for p in HERE.glob("bench_*.py") if p.name not in listed)
+    if missing:
+        raise SystemExit(f"not in run_all.BENCHMARKS: {', '.join(missing)}")
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="pass --quick to every benchmark")
-    parser.add_argument("--only", default="", help="comma-separated names, e.g. latent,poisson")
+    parser.add_argument("--quick", action="store_true", help="each benchmark's quick variant")
+    parser.add_argument("--only", default="", help=f"comma-separated names from {', '.join(BENCHMARKS)}")
     parser.add_argument("--out", type=Path, default=None, help="also write the report here")
     args = parser.parse_args(argv)
-    names = [p.stem.removeprefix("bench_") for p in sorted(HERE.glob("bench_*.py"))]
+    check_registered()
+    names = list(BENCHMARKS)
     if args.only:
-        wanted = set(args.only.split(","))
+        wanted = args.only.split(",")
+        unknown = [n for n in wanted if n not in BENCHMARKS]
+        if unknown:
+            parser.error(f"unknown benchmark {unknown[0]!r} (choose from {', '.join(BENCHMARKS)})")
         names = [n for n in names if n in wanted]
     lines = [
         f"Run {dt.datetime.now().isoformat(timespec='minutes')} on {machine()}",
@@ -55,7 +64,9 @@ def main(argv: list[str] | None = None) -> int:
     ]
     failed = 0
     for name in names:
-        cmd = [sys.executable, str(HERE / f"bench_{name}.py"), *(["--quick"] if args.quick else [])]
+        script, quick = BENCHMARKS[name]
+        cmd = [sys.executable, str(HERE / script), *(quick if args.quick else ())]
+        started = load_average()
         t0 = time.monotonic()
         proc = subprocess.run(cmd, capture_output=True, text=True)
         took = time.monotonic() - t0
@@ -64,7 +75,7 @@ def main(argv: list[str] | None = None) -> int:
             failed += 1
             lines += [f"FAILED (exit {proc.returncode}):", "```", proc.stderr.strip()[-2000:], "```", ""]
         else:
-            lines += [proc.stdout.strip(), "", f"({took:.0f} s)", ""]
+            lines += [proc.stdout.strip(), "", f"({took:.0f} s; {started} at the start)", ""]
         print("\n".join(lines[-6:]), file=sys.stderr)
     report = "\n".join(lines)
     print(report)

@@ -1,4 +1,5 @@
-"""Shared helpers for the GUI tests: synthetic photos and a fixture failing on leaked worker threads.
+"""Shared helpers for the GUI and editing tests: synthetic photos and results, and (for the window
+tests) a fixture failing on leaked worker threads. Importing this module loads no Qt.
 
 Import the fixture by name in a test module (``from gui_support import no_leaked_threads``) and
 apply it with ``pytestmark = pytest.mark.usefixtures("no_leaked_threads")``.
@@ -6,12 +7,13 @@ apply it with ``pytestmark = pytest.mark.usefixtures("no_leaked_threads")``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import itertools
 
 import numpy as np
 import pytest
 
-from restorer.core.imageio import Photo
+from restorer.core.imageio import Photo, from_float, write_photo
+from restorer.core.types import Bounds, RestoreOptions, RestoreResult, WindowPatch
 
 
 def make_photo(width: int = 96, height: int = 64, channels: int = 3, dtype=np.uint8, seed: int = 0) -> Photo:
@@ -27,60 +29,45 @@ def make_photo(width: int = 96, height: int = 64, channels: int = 3, dtype=np.ui
     )
 
 
-@dataclass
-class FakeRegion:
-    """Shaped like pipeline.RegionResult, for document and session tests that must not load torch."""
-
-    index: int
-    box: tuple[int, int, int, int]
-    hole: np.ndarray
-    method: str = "latent"
-    model: str | None = "tiny"
-    params: dict = field(default_factory=dict)
-    candidates: list = field(default_factory=list)
-    losses: list = field(default_factory=list)
-    chosen: int = 0
-    reason: str = "test"
+def photo_file(tmp_path, dtype=np.uint8, name: str = "photo.png", size: tuple[int, int] = (120, 90)):
+    """A synthetic photo written to ``tmp_path / name``; returns the path."""
+    path = tmp_path / name
+    write_photo(make_photo(*size, dtype=dtype), path)
+    return path
 
 
-@dataclass
-class FakeResult:
-    photo: Photo
-    regions: list
-    warnings: list
+def stroke(doc, *points, radius: float = 4.0, erase: bool = False) -> None:
+    """One brush stroke through ``points`` (photo pixels): one undo step."""
+    doc.begin_stroke(erase)
+    for p0, p1 in itertools.pairwise(points):
+        doc.stroke_segment(p0, p1, radius)
+    doc.end_stroke()
 
 
-@dataclass
-class FakeOptions:
-    method: str = "latent"
-    seed: int = 0
-    box: tuple | None = None
-
-
-def fake_result(photo: Photo, box: tuple[int, int, int, int], k: int = 3, seed: int = 0) -> FakeResult:
-    """A result filling a disc-shaped hole in ``box`` with candidate k = flat grey (k + 1) / (k + 2)."""
-    x, y, w, h = box
+def fake_result(
+    photo: Photo, box: Bounds | tuple[int, int, int, int], k: int = 3, options: RestoreOptions | None = None
+) -> RestoreResult:
+    """A result filling a disc-shaped hole in ``box`` (x, y, w, h or Bounds) with k candidates:
+    candidate i is flat grey (i + 1) / (k + 2), pasted (no blending), so choosing one is exact."""
+    box = box if isinstance(box, Bounds) else Bounds.from_xywh(box)
+    h, w = box.height, box.width
     yy, xx = np.mgrid[0:h, 0:w]
     hole = (yy - h / 2) ** 2 + (xx - w / 2) ** 2 < (min(w, h) / 3) ** 2
     channels = photo.pixels.shape[2]
     candidates = [np.full((h, w, channels), (i + 1) / (k + 2), np.float32) for i in range(k)]
-    restored = photo.pixels.copy()
-    top = np.iinfo(photo.pixels.dtype).max
-    window = restored[y : y + h, x : x + w]
-    window[hole] = np.round(candidates[0][hole] * top).astype(photo.pixels.dtype)
-    region = FakeRegion(0, box, hole, candidates=candidates, losses=[0.1 * (i + 1) for i in range(k)])
-    return FakeResult(Photo(restored, None, None, None, "PNG"), [region], [])
-
-
-def fake_reblend(photo: Photo, region, candidate: int) -> Photo:
-    """Paste (no blending) like pipeline.reblend's contract: only the region's hole changes."""
-    x, y, w, h = region.box
-    pixels = photo.pixels.copy()
-    top = np.iinfo(pixels.dtype).max
-    window = pixels[y : y + h, x : x + w]
-    window[region.hole] = np.round(region.candidates[candidate][region.hole] * top).astype(pixels.dtype)
-    region.chosen = candidate
-    return Photo(pixels, None, None, None, "PNG")
+    patch = WindowPatch(
+        index=0,
+        box=box,
+        hole=hole,
+        method="latent",
+        reason="test",
+        model="tiny",
+        params={"seed": 0},
+        candidates=candidates,
+        losses=[0.1 * (i + 1) for i in range(k)],
+        values=from_float(candidates[0][hole], photo.pixels.dtype),
+    )
+    return RestoreResult([patch], [], options or RestoreOptions(method="latent"))
 
 
 @pytest.fixture
@@ -132,7 +119,7 @@ def window(qtbot, no_leaked_threads):
 
 def show_photo(window, photo: Photo, path=None):
     """Put a photo in the window directly (no file reading)."""
-    from restorer.gui.document import Document
+    from restorer.editing.document import Document
 
     window.set_document(Document(photo, path))
     return window.doc

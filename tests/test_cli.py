@@ -77,7 +77,7 @@ def test_inpaint_writes_the_photo_candidates_and_record(tmp_path, model, capsys)
     assert names == ["region-01-cand-01.png", "region-01-cand-02.png", "region-02-cand-01.png"]
     assert read_photo(cands / names[0]).size == (64, 64)
     data = json.loads(record.read_text())
-    assert {r["method"] for r in data["regions"]} == {"latent", "classic-diffusion"}
+    assert {r["method"] for r in data["restorations"][0]["regions"]} == {"latent", "diffusion"}
     assert data["files"]["output"] == str(out)
     err = capsys.readouterr().err
     assert "region 1/2" in err and "wrote" in err

@@ -21,7 +21,7 @@ from restorer.cli import main
 from restorer.core import detect
 from restorer.core.detect import detect_damage
 from restorer.core.errors import RestorerError
-from restorer.core.synthetic_damage import apply_damage, scratch_mask
+from restorer.training.synthetic_damage import apply_damage, scratch_mask
 
 RESOURCES = Path(__file__).resolve().parents[1] / "resources"
 SAMPLE = RESOURCES / "sample-photo.png"

@@ -213,7 +213,7 @@ def test_results_show_in_place_and_compare_with_before(window, qtbot):
     doc.fill_rect((80, 50), (120, 90))
     x, y = 100, 70  # inside the result's hole
     original = int(doc.photo.pixels[y, x, 0])
-    doc.show_result(doc.pending_from_result(fake_result(doc.photo, (80, 50, 40, 40)), None))
+    doc.show_result(doc.pending_from_result(fake_result(doc.photo, (80, 50, 40, 40))))
     filled = round(1 / 5 * 255)
     assert canvas_colour(canvas, x, y) == filled  # the pending result, drawn over the photo, no tint
     canvas.set_show_before(True)  # holding backslash

@@ -14,8 +14,8 @@ from PIL import ImageCms
 from PySide6.QtWidgets import QMessageBox
 
 from restorer.core.imageio import Photo, read_mask, read_photo, write_photo
+from restorer.editing.export import ExportRequest
 from restorer.gui.export_dialog import ExportDialog
-from restorer.gui.exporting import ExportRequest
 
 pytestmark = pytest.mark.gui
 
@@ -41,7 +41,7 @@ def test_tiff_export_keeps_16_bit_alpha_and_icc_with_the_accepted_result(window,
     doc = open_file(window, qtbot, path)
     original = doc.photo.pixels.copy()
     doc.fill_rect((20, 20), (50, 50))
-    doc.show_result(doc.pending_from_result(fake_result(doc.photo, (20, 20, 30, 30)), None))
+    doc.show_result(doc.pending_from_result(fake_result(doc.photo, (20, 20, 30, 30))))
     doc.accept()
     assert window.has_unsaved_work
     out = tmp_path / "out.tif"
@@ -60,7 +60,7 @@ def test_tiff_export_keeps_16_bit_alpha_and_icc_with_the_accepted_result(window,
 def test_png_export_with_or_without_the_pending_result(window, qtbot, tmp_path):
     doc = show_photo(window, make_photo(80, 60), tmp_path / "photo.png")
     doc.fill_rect((10, 10), (40, 40))
-    doc.show_result(doc.pending_from_result(fake_result(doc.photo, (10, 10, 30, 30)), None))
+    doc.show_result(doc.pending_from_result(fake_result(doc.photo, (10, 10, 30, 30))))
     with_result, without = tmp_path / "a.png", tmp_path / "b.png"
     window.export(ExportRequest(with_result, "PNG", include_pending=True, save_mask=True), wait=True)
     window.export(ExportRequest(without, "PNG", include_pending=False), wait=True)
@@ -78,7 +78,7 @@ def test_the_original_is_never_overwritten_unless_confirmed(window, qtbot, tmp_p
     before = path.read_bytes()
     doc = open_file(window, qtbot, path)
     doc.fill_rect((10, 10), (30, 30))
-    doc.show_result(doc.pending_from_result(fake_result(doc.photo, (10, 10, 20, 20)), None))
+    doc.show_result(doc.pending_from_result(fake_result(doc.photo, (10, 10, 20, 20))))
     doc.accept()
     assert not window.export(ExportRequest(path, "TIFF"), wait=True)
     assert "refusing to overwrite" in window.last_error
@@ -113,3 +113,18 @@ def test_mask_export_and_import_round_trip_and_import_is_undoable(window, qtbot,
     write_photo(make_photo(10, 10), tmp_path / "small.png")
     window.import_mask(tmp_path / "small.png")
     assert "mask is 10x10 but the photo is 64x48" in window.last_error and not doc.mask.any()
+
+
+def test_the_dialog_offers_the_export_formats_and_follows_their_suffixes(window, tmp_path):
+    from restorer.editing.export import EXPORT_FORMATS
+    from restorer.gui.export_dialog import file_filter
+
+    doc = show_photo(window, make_photo(40, 30), tmp_path / "p.png")
+    dialog = ExportDialog(doc, tmp_path, window)
+    formats = [dialog.format.itemText(i) for i in range(dialog.format.count())]
+    assert formats == list(EXPORT_FORMATS) and dialog.path.text().endswith("p-restored.png")
+    dialog.format.setCurrentText("TIFF")
+    assert dialog.path.text().endswith("p-restored.tif")
+    assert file_filter("TIFF") == "TIFF image (*.tif *.tiff)"
+    assert not dialog.record.isEnabled()  # nothing restored yet: no record to offer
+    assert dialog.build_request().format == "TIFF"

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import dataclass
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -14,7 +14,7 @@ import pytest
 pytest.importorskip("PySide6")
 
 from gui_support import (  # noqa: F401  (fixtures)
-    FakeOptions,
+    answer_with,
     fake_result,
     make_photo,
     no_leaked_threads,
@@ -22,54 +22,37 @@ from gui_support import (  # noqa: F401  (fixtures)
     window,
 )
 
-from restorer.core.maskops import Bounds, mask_bounds
-from restorer.gui.exporting import ExportRequest
-from restorer.gui.jobs import FINISHED
+from restorer.core.maskops import mask_bounds
+from restorer.core.types import Bounds, RegionProgress, RegionStarted
+from restorer.editing.export import ExportRequest
+from restorer.editing.preview import FINISHED
 
 pytestmark = pytest.mark.gui
 
 
-@dataclass
-class Started:
-    index: int
-    count: int
-    box: tuple
-    method: str = "latent"
-    reason: str = "fake"
+def fake_engine(total: int = 5, delay: float = 0.0, fail: str | None = None, seen: list | None = None):
+    """Replaces pipeline_factory: yields the engine's events and returns a RestoreResult."""
 
-
-@dataclass
-class Progress:
-    index: int
-    iteration: int
-    total: int
-    loss: float
-    box: tuple
-
-    def preview(self) -> np.ndarray:
-        _, _, w, h = self.box
-        return np.full((h, w, 3), self.iteration / self.total, np.float32)
-
-
-def fake_engine(total: int = 5, delay: float = 0.0, fail: str | None = None):
-    """Replaces pipeline_factory: yields Started/Progress and returns (FakeResult, FakeOptions)."""
-
-    def make(photo, mask, settings):
+    def make(photo, mask, options):
         def factory(attempt, should_stop):
             if fail:
                 from restorer.core.errors import RestorerError
 
                 raise RestorerError(fail)
-            box = mask_bounds(mask).expanded(4).intersect(Bounds.of_shape(mask.shape)).xywh()
+            box = mask_bounds(mask).expanded(4).intersect(Bounds.of_shape(mask.shape))
+            tried = replace(options, starts=attempt.starts, device=attempt.device)
+            if seen is not None:
+                seen.append(tried)
 
             def job():
-                yield Started(0, 1, box)
+                yield RegionStarted(0, 1, box, "latent", "fake")
                 for i in range(1, total + 1):
                     if should_stop():
                         return None
                     time.sleep(delay)
-                    yield Progress(0, i, total, 1.0 / i, box)
-                return fake_result(photo, box), FakeOptions(seed=settings.seed)
+                    image = np.full((box.height, box.width, 3), i / total, np.float32)
+                    yield RegionProgress(0, i, total, 1.0 / i, _preview=lambda image=image: image)
+                return fake_result(photo, box, options=tried)
 
             return job()
 
@@ -96,9 +79,9 @@ def test_fake_restore_shows_result_then_accept_and_discard_undo(window, qtbot):
     np.testing.assert_array_equal(doc.photo.pixels, original)  # shown, not yet in the photo
 
     window.accept_result()
-    hole = doc.records[0].patches[0]
+    hole = doc.records[0].patches[0].hole
     changed = (doc.photo.pixels != original).any(axis=2)
-    assert changed.sum() == hole.where.sum() > 0
+    assert changed.sum() == hole.sum() > 0
     window.undo()
     np.testing.assert_array_equal(doc.photo.pixels, original)
     assert doc.pending is not None
@@ -198,14 +181,17 @@ def test_real_restore_with_a_tiny_model_previews_in_order_and_finishes(window, q
     region = doc.pending.regions[0]
     assert len(region.candidates) == 3 and region.losses == sorted(region.losses)
     assert window.result_panel.candidates.count() == 3
+    assert doc.pending.options.starts == 3 and doc.pending.options.device == "cpu"  # what ran
 
     first = doc.pending.patches[0].after.copy()
-    window.choose_candidate(0, 2)  # pipeline.reblend on the real result
-    assert region.chosen == 2 and not np.array_equal(doc.pending.patches[0].after, first)
+    window.choose_candidate(0, 2)  # restorer.core.patches.choose on one window, in a worker thread
+    qtbot.waitUntil(lambda: doc.pending.regions[0].chosen == 2, timeout=10_000)
+    assert not window.choosing and not np.array_equal(doc.pending.patches[0].after, first)
+    assert window.result_panel.candidates.currentRow() == 2
     window.accept_result()
     assert not doc.mask.any()  # the filled hole left the mask
     hole = np.zeros_like(doc.mask)
-    hole[Bounds.from_xywh(region.box).slices] = region.hole
+    hole[region.box.slices] = region.hole
     assert hole.sum() == 144  # the 12 x 12 square painted above
     changed = (doc.photo.pixels != original).any(axis=2)
     assert changed.any() and not (changed & ~hole).any()  # only hole pixels changed
@@ -235,3 +221,70 @@ def test_real_restore_cancels_promptly(window, qtbot, tiny_model):
     qtbot.waitUntil(lambda: not window.controller.running, timeout=10_000)
     assert time.monotonic() - started < 1.0
     assert doc.pending is None and window.last_error == ""
+
+
+def test_the_restore_runs_with_the_panels_options_and_the_documents_box(window, qtbot):
+    doc = show_photo(window, make_photo(160, 120))
+    paint_square(doc)
+    box = Bounds.from_xywh((20, 10, 64, 64))
+    window._box_drawn(box)  # the box tool's drawing goes into the document, as one undo step
+    assert doc.box == box and window.canvas.context_box == box
+    assert window.restore_panel.box_label.text() == "x 20, y 10, 64 × 64 px"
+    panel = window.restore_panel
+    panel.method.setCurrentIndex(panel.method.findData("patch"))
+    panel.seed.setValue(11)
+    seen: list = []
+    window.controller.make_factory = fake_engine(seen=seen)
+    window.start_restore()
+    qtbot.waitUntil(lambda: doc.pending is not None, timeout=10_000)
+    (options,) = seen
+    assert (options.method, options.seed, options.box) == ("patch", 11, box)
+    assert doc.pending.options is options  # the result says what ran
+    window.undo()  # the result's arrival
+    window.undo()  # the box
+    assert doc.box is None and window.canvas.context_box is None
+    assert window.restore_panel.box_label.text().startswith("None")
+    window.redo()
+    assert doc.box == box
+    window.clear_context_box()
+    assert doc.box is None and doc.history.next_undo().label == "Clear context box"
+
+
+def test_a_new_method_file_appears_in_the_window_and_restores(toy_method, qtbot, no_leaked_threads):
+    """``toy_method`` (conftest.py) adds one file to the method registry's search path, nothing else."""
+    from PySide6.QtCore import Qt
+
+    from restorer.gui.window import MainWindow
+
+    w = MainWindow(start_engine=False)
+    w.ask = answer_with("Discard")
+    qtbot.addWidget(w)
+    w.show()
+    panel = w.restore_panel
+    names = [panel.method.itemData(i) for i in range(panel.method.count())]
+    assert names[:2] == ["auto", "classic"] and "diffusion" in names and toy_method in names
+    assert names.index("latent") < names.index(toy_method)  # in the method's order (90)
+    index = panel.method.findData(toy_method)
+    assert panel.method.itemText(index) == "Toy: mean colour"
+    tip = panel.method.itemData(index, Qt.ItemDataRole.ToolTipRole)
+    assert tip == "Paints the hole with the mean colour of the known pixels."
+    panel.method.setCurrentIndex(index)
+    assert not panel.model.isEnabled() and not panel.iterations.isEnabled()  # no model, no latent settings
+
+    doc = show_photo(w, make_photo(120, 90))
+    paint_square(doc, 50, 40, 8)
+    original = doc.photo.pixels.copy()
+    w.start_restore()  # the real engine, which finds the toy in the registry too
+    qtbot.waitUntil(lambda: not w.controller.running, timeout=60_000)
+    assert w.last_error == "" and doc.pending is not None
+    region = doc.pending.regions[0]
+    assert region.method == toy_method and "--method toy" in region.reason and region.params["toy"]
+    w.accept_result()
+    changed = (doc.photo.pixels != original).any(axis=2)
+    square = np.zeros_like(changed)
+    square[40:48, 50:58] = True
+    assert changed.sum() > 32 and not (changed & ~square).any()  # only the painted square changed
+    filled = doc.photo.pixels[square]
+    assert (filled == filled[0]).all()  # one flat colour: the toy's mean
+    w.close()
+    w.wait_for_threads()

@@ -1,4 +1,5 @@
-"""Autosave and recovery: the history round-trips through the session folder; closing asks first."""
+"""Autosave and recovery in the window: a crashed window's work comes back; closing asks first.
+(The session format itself is tested headless in test_editing_session.py.)"""
 
 # ruff: noqa: F811  (the fixtures imported from gui_support come back as test parameters)
 
@@ -11,22 +12,15 @@ import sys
 
 import numpy as np
 from gui_support import (  # noqa: F401  (fixtures)
-    FakeOptions,
-    FakeRegion,
-    FakeResult,
     answer_with,
-    fake_reblend,
-    fake_result,
-    make_photo,
     no_leaked_threads,
+    photo_file,
+    stroke,
     window,
 )
 
-from restorer.core.imageio import read_photo, write_photo
-from restorer.gui import session as sessions
-from restorer.gui.document import Document
-
-FAKE_TYPES = sessions.EngineTypes(FakeRegion, FakeResult, FakeOptions)
+from restorer.core.types import Bounds
+from restorer.editing import session as sessions
 
 
 def dead_pid() -> int:
@@ -36,76 +30,14 @@ def dead_pid() -> int:
     return child.pid
 
 
-def photo_file(tmp_path, dtype=np.uint8):
-    path = tmp_path / "photo.png"
-    write_photo(make_photo(120, 90, dtype=dtype), path)
-    return path
-
-
-def stroke(doc, p0, p1, radius=4.0, erase=False):
-    doc.begin_stroke(erase)
-    doc.stroke_segment(p0, p1, radius)
-    doc.end_stroke()
-
-
-def test_history_with_results_round_trips_through_a_session(tmp_path):
-    path = photo_file(tmp_path, np.uint16)
-    doc = Document(read_photo(path), path)
-    stroke(doc, (10, 10), (60, 20))
-    doc.fill_rect((40, 30), (80, 70))
-    doc.show_result(doc.pending_from_result(fake_result(doc.photo, (40, 30, 40, 40)), FakeOptions(seed=7)))
-    doc.reblend_candidate(0, 1, fake_reblend)
-    doc.accept()
-    stroke(doc, (5, 80), (100, 85))
-    doc.undo()  # leaves one entry to redo
-    store = sessions.SessionStore.create(tmp_path / "sessions")
-    store.save(doc, {"settings": {"seed": 7}})
-
-    info = sessions.SessionInfo(store.folder, json.loads((store.folder / "manifest.json").read_text()))
-    loaded, entries, changed = sessions.load_session(info, FAKE_TYPES)
-    assert not changed and len(entries) == len(doc.history.entries) == 6
-    assert loaded.history.position == doc.history.position == 5
-    np.testing.assert_array_equal(loaded.mask, doc.mask)
-    np.testing.assert_array_equal(loaded.photo.pixels, doc.photo.pixels)
-    assert loaded.pending is None and len(loaded.records) == 1
-    assert loaded.records[0].options == FakeOptions(seed=7)
-    for d in (doc, loaded):  # the same history, step by step, in both
-        d.redo()
-    np.testing.assert_array_equal(loaded.mask, doc.mask)
-    for _ in range(2):
-        doc.undo()
-        loaded.undo()
-    assert loaded.pending is not None and loaded.pending.regions[0].chosen == 1
-    np.testing.assert_array_equal(loaded.pending.patches[0].after, doc.pending.patches[0].after)
-    np.testing.assert_array_equal(loaded.photo.pixels, doc.photo.pixels)
-    loaded.undo()
-    assert loaded.pending.regions[0].chosen == 0
-
-
-def test_autosave_writes_only_new_entries_and_drops_replaced_ones(tmp_path):
-    path = photo_file(tmp_path)
-    doc = Document(read_photo(path), path)
-    store = sessions.SessionStore.create(tmp_path / "sessions")
-    stroke(doc, (10, 10), (30, 10))
-    stroke(doc, (10, 30), (30, 30))
-    store.save(doc)
-    entries = store.folder / "entries"
-    first = {p.name: p.stat().st_mtime_ns for p in entries.iterdir()}
-    doc.undo()
-    stroke(doc, (10, 50), (30, 50))  # replaces the undone stroke
-    store.save(doc)
-    now = {p.name: p.stat().st_mtime_ns for p in entries.iterdir()}
-    assert len(first) == len(now) == 2
-    kept = sorted(first)[0]
-    assert now[kept] == first[kept] and sorted(first)[1] not in now
-
-
 def test_window_autosaves_and_recovers_after_a_crash(window, qtbot, tmp_path):
     path = photo_file(tmp_path)
     window.open_path(path)
     qtbot.waitUntil(lambda: window.doc is not None, timeout=10_000)
     doc = window.doc
     stroke(doc, (10, 10), (90, 60))
+    box = Bounds.from_xywh((30, 20, 50, 50))
+    window._box_drawn(box)  # what the canvas's box tool hands the window
     doc.fill_rect((60, 5), (100, 25))
     window.undo()
     qtbot.waitUntil(lambda: bool(sessions.recoverable_sessions() or window._session), timeout=5000)
@@ -127,7 +59,10 @@ def test_window_autosaves_and_recovers_after_a_crash(window, qtbot, tmp_path):
     qtbot.waitUntil(lambda: revived.doc is not None, timeout=10_000)
     assert revived.ask.questions == ["Recover unsaved work"]
     np.testing.assert_array_equal(revived.doc.mask, mask)
-    assert revived.doc.history.position == 1 and revived.doc.history.can_redo
+    assert revived.doc.history.position == 2 and revived.doc.history.can_redo
+    assert revived.doc.box == box and revived.canvas.context_box == box  # the box is the document's
+    assert revived.restore_panel.box_label.text() == "x 30, y 20, 50 × 50 px"
+    assert revived.restore_panel.options(box=revived.doc.box).box == box
     revived.redo()
     assert revived.doc.mask.sum() > mask.sum()
     assert revived.has_unsaved_work

@@ -1,9 +1,9 @@
-"""The worker thread with a fake engine: event order, throttled previews, cancel, errors, OOM retries."""
+"""The worker thread with a fake engine (the engine's own event types): event order, throttled
+previews, cancel, errors, OOM retries. The Qt-free parts are tested in test_editing_jobs.py."""
 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
 
 import numpy as np
 import pytest
@@ -13,33 +13,34 @@ pytest.importorskip("PySide6")
 from gui_support import no_leaked_threads  # noqa: F401  (fixture)
 
 from restorer.core.errors import RestorerError
-from restorer.gui.jobs import Attempt, RestoreSettings, describe_error, preview_frame, retry_plan, window_of
+from restorer.core.types import (
+    Bounds,
+    RegionFinished,
+    RegionProgress,
+    RegionStarted,
+    RestoreOptions,
+    WindowPatch,
+)
+from restorer.editing.retry import Attempt, retry_plan
 from restorer.gui.worker import PREVIEW_FPS, CallThread, JobThread
 
 pytestmark = [pytest.mark.gui, pytest.mark.usefixtures("no_leaked_threads")]
 BOX = (4, 6, 16, 12)
+BOUNDS = Bounds.from_xywh(BOX)
 
 
-@dataclass
-class Started:
-    index: int
-    count: int
-    box: tuple
-    method: str = "latent"
-    reason: str = "test"
+def started(index: int, count: int, method: str = "latent") -> RegionStarted:
+    return RegionStarted(index, count, BOUNDS, method, "test")
 
 
-@dataclass
-class Progress:
-    index: int
-    iteration: int
-    total: int
-    loss: float
-    calls: list = field(default_factory=list, repr=False)
+def progress(index: int, iteration: int, total: int, calls: list) -> RegionProgress:
+    """A progress event whose preview (a network pass in the engine) notes that it was computed."""
 
-    def preview(self) -> np.ndarray:
-        self.calls.append(self.iteration)
-        return np.full((BOX[3], BOX[2], 3), self.iteration / self.total, np.float32)
+    def preview() -> np.ndarray:
+        calls.append(iteration)
+        return np.full((BOX[3], BOX[2], 3), iteration / total, np.float32)
+
+    return RegionProgress(index, iteration, total, 1.0 / iteration, _preview=preview)
 
 
 class FakeEngine:
@@ -61,12 +62,12 @@ class FakeEngine:
         return self._run(should_stop, attempt)
 
     def _run(self, should_stop, attempt):
-        yield Started(0, 1, BOX)
+        yield started(0, 1)
         for i in range(1, self.total + 1):
             if should_stop():
                 return None
             time.sleep(self.delay)
-            yield Progress(0, i, self.total, 1.0 / i, self.preview_calls)
+            yield progress(0, i, self.total, self.preview_calls)
         return ("result", attempt)
 
 
@@ -105,7 +106,7 @@ def test_events_in_order_and_previews_throttled(qtbot):
     started = time.monotonic()
     seen = run_job(qtbot, engine, [Attempt(4, "cpu")])
     elapsed = time.monotonic() - started
-    assert isinstance(seen["event"][0], Started)
+    assert isinstance(seen["event"][0], RegionStarted)
     iterations = [e.iteration for e in seen["event"][1:]]
     assert iterations == sorted(iterations) and iterations[-1] == 400  # the last one always arrives
     assert len(iterations) < 400  # progress is throttled too
@@ -145,7 +146,7 @@ def test_engine_errors_become_one_line_messages(qtbot):
 
 def test_gpu_out_of_memory_retries_with_fewer_starts_then_cpu(qtbot):
     engine = FakeEngine(total=2, oom_above=4)
-    seen = run_job(qtbot, engine, retry_plan(RestoreSettings(starts=16, device="cuda")))
+    seen = run_job(qtbot, engine, retry_plan(RestoreOptions(starts=16, device="cuda")))
     assert [a.starts for a in engine.attempts] == [16, 8, 4]
     assert seen["notice"] == [
         "GPU out of memory: retrying with 8 starts",
@@ -154,7 +155,7 @@ def test_gpu_out_of_memory_retries_with_fewer_starts_then_cpu(qtbot):
     assert seen["succeeded"][0][1] == Attempt(4, "cuda", seen["notice"][-1])
 
     engine = FakeEngine(total=2, oom_above=0)  # never fits on the GPU
-    seen = run_job(qtbot, engine, retry_plan(RestoreSettings(starts=16, device="auto")))
+    seen = run_job(qtbot, engine, retry_plan(RestoreOptions(starts=16, device="auto")))
     assert [(a.starts, a.device) for a in engine.attempts] == [
         (16, "auto"),
         (8, "auto"),
@@ -164,49 +165,20 @@ def test_gpu_out_of_memory_retries_with_fewer_starts_then_cpu(qtbot):
     assert "on the CPU" in seen["notice"][-1] and seen["succeeded"]
 
 
-def test_retry_plan_and_error_text():
-    assert retry_plan(RestoreSettings(starts=16, device="cpu")) == [Attempt(16, "cpu")]
-    assert [a.starts for a in retry_plan(RestoreSettings(starts=1, device="cuda"))] == [1, 1]
-    assert describe_error(MemoryError()).startswith("not enough memory")
-    err = FileNotFoundError(2, "No such file or directory", "/x/y.png")
-    assert describe_error(err) == "No such file or directory: /x/y.png"
-
-
-def test_preview_frame_is_clipped_to_the_photo():
-    mask = np.ones((10, 10), bool)
-    box = (6, -2, 8, 6)
-    hole = window_of(mask, box)
-    assert hole.shape == (6, 8) and hole.sum() == 4 * 4  # rows and columns outside the photo: no hole
-    frame = preview_frame(0, box, np.zeros((6, 8, 1), np.float32), hole, mask.shape, 1)
-    assert frame.bounds.xywh() == (6, 0, 4, 4) and frame.rgba.shape == (4, 4, 4)
-    assert (frame.rgba[..., 3] == 255).all()
-
-
-@dataclass
-class Finished:
-    result: object
-
-
-@dataclass
-class Region:
-    index: int
-    box: tuple
-    hole: np.ndarray
-    candidates: list
-    chosen: int = 0
-
-
 class TwoRegions(FakeEngine):
     """Region 0 (a scratch in the shared window) finishes first; region 1 then optimises."""
 
     def _run(self, should_stop, attempt):
         scratch = np.zeros((BOX[3], BOX[2]), bool)
         scratch[2:8, 4] = True  # column 12 of the photo, inside the painted hole
-        yield Started(0, 2, BOX, "classic-diffusion")
-        yield Finished(Region(0, BOX, scratch, [np.full((BOX[3], BOX[2], 3), 0.25, np.float32)]))
-        yield Started(1, 2, BOX)
+        yield started(0, 2, "diffusion")
+        fill = np.full((BOX[3], BOX[2], 3), 0.25, np.float32)
+        values = np.full((6, 3), 64, np.uint8)
+        patch = WindowPatch(0, BOUNDS, scratch, "diffusion", "test", None, {}, [fill], [0.0], values)
+        yield RegionFinished(patch)
+        yield started(1, 2)
         for i in range(1, self.total + 1):
-            yield Progress(1, i, self.total, 1.0 / i, self.preview_calls)
+            yield progress(1, i, self.total, self.preview_calls)
         return ("result", attempt)
 
 

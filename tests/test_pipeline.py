@@ -20,19 +20,14 @@ from restorer.core.networks import (
     Generator,
     init_dcgan_weights,
 )
-from restorer.core.pipeline import (
-    RegionFinished,
-    RegionProgress,
-    RegionStarted,
-    RestoreOptions,
-    intervention_record,
-    reblend,
-    restore,
-)
+from restorer.core.patches import apply_patch, apply_result, choose
+from restorer.core.pipeline import restore
+from restorer.core.record import intervention_record
 from restorer.core.tone import rgb_to_ycbcr
+from restorer.core.types import Bounds, RegionFinished, RegionProgress, RegionStarted, RestoreOptions
 
 FAST = {"iterations": 2, "starts": 2, "device": "cpu"}
-BOX = (24, 24, 64, 64)  # a "face" box inside a 128 x 112 photo
+BOX = Bounds.from_xywh((24, 24, 64, 64))  # a "face" box inside a 128 x 112 photo
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -109,8 +104,8 @@ def _events(job):
 def test_empty_mask_returns_the_photo_unchanged():
     photo = _photo()
     events, result = _events(restore(photo, np.zeros((112, 128), dtype=bool)))
-    assert events == [] and result.regions == [] and result.warnings == []
-    assert np.array_equal(result.photo.pixels, photo.pixels)
+    assert events == [] and result.patches == [] and result.warnings == []
+    assert np.array_equal(apply_result(photo, result).pixels, photo.pixels)
 
 
 @pytest.mark.parametrize("dtype", [np.uint8, np.uint16])
@@ -121,7 +116,7 @@ def test_only_damaged_pixels_change(gan_path, dtype, channels, alpha, method):
     photo = _damaged(_photo(channels, dtype, alpha), mask)
     options = RestoreOptions(method=method, model=gan_path, box=BOX, **FAST)
     _, result = _events(restore(photo, mask, options))
-    out = result.photo
+    out = apply_result(photo, result)
     assert out.pixels.dtype == dtype and out.pixels.shape == photo.pixels.shape
     assert np.array_equal(out.pixels[~mask], photo.pixels[~mask])
     assert out.icc_profile == photo.icc_profile
@@ -138,19 +133,19 @@ def test_auto_sends_each_region_to_its_method(gan_path):
     events, result = _events(job)
     started = [e for e in events if isinstance(e, RegionStarted)]
     by_method = {e.method: e for e in started}
-    assert set(by_method) == {"classic-diffusion", "latent", "classic-patch"}
-    assert "thin scratch" in by_method["classic-diffusion"].reason
+    assert set(by_method) == {"diffusion", "latent", "patch"}
+    assert "thin scratch" in by_method["diffusion"].reason
     assert "face box" in by_method["latent"].reason
     assert by_method["latent"].box == BOX  # the user's box is the window
-    assert "outside a face box" in by_method["classic-patch"].reason
-    assert [r.reason for r in result.regions] == [e.reason for e in started]
+    assert "outside a face box" in by_method["patch"].reason
+    assert [r.reason for r in result.patches] == [e.reason for e in started]
 
 
 def test_auto_without_a_face_model_falls_back_to_patch_fill(monkeypatch):
     monkeypatch.setitem(weights.DEFAULT_MODELS, "dcgan", "no-such-model")
     events, result = _events(restore(_photo(), _mask(), RestoreOptions(box=BOX)))
-    face = [e for e in events if isinstance(e, RegionStarted) and e.box[0] > 30 and e.box[1] > 30]
-    assert all(r.method.startswith("classic") for r in result.regions)
+    face = [e for e in events if isinstance(e, RegionStarted) and e.box.left > 30 and e.box.top > 30]
+    assert all(r.method in ("diffusion", "patch") for r in result.patches)
     assert any("no face model" in e.reason for e in face)
 
 
@@ -169,8 +164,8 @@ def test_events_arrive_in_order_with_lazy_previews(gan_path):
     assert preview.shape == (64, 64, 1) and preview.dtype == np.float32
     assert preview.min() >= 0 and preview.max() <= 1
     assert len(progress[-1].previews()) == 2
-    finished = events[-1].result
-    assert isinstance(events[-1], RegionFinished) and finished is result.regions[0]
+    finished = events[-1].patch
+    assert isinstance(events[-1], RegionFinished) and finished is result.patches[0]
     assert len(finished.candidates) == 2 and finished.losses == sorted(finished.losses)
     assert finished.candidates[0].shape == (64, 64, 1)
 
@@ -194,19 +189,22 @@ def test_reblend_changes_only_that_regions_hole(gan_path):
     photo = _damaged(_photo(), mask)
     options = RestoreOptions(model=gan_path, box=BOX, iterations=2, starts=3, device="cpu")
     _, result = _events(restore(photo, mask, options))
-    face = next(r for r in result.regions if r.method == "latent")
+    restored = apply_result(photo, result).pixels
+    face = next(r for r in result.patches if r.method == "latent")
     assert len(face.candidates) == 3
-    again = reblend(result.photo, face, 2)
-    changed = np.any(again.pixels != result.photo.pixels, axis=2)
-    x, y, w, h = face.box
+    again = restored.copy()
+    other = choose(again, face, 2)
+    apply_patch(again, other)
+    changed = np.any(again != restored, axis=2)
     allowed = np.zeros_like(mask)
-    allowed[y : y + h, x : x + w] = face.hole
+    allowed[face.box.slices] = face.hole
     assert changed.any() and not (changed & ~allowed).any()
-    assert face.chosen == 2
-    back = reblend(again, face, 0)
-    assert np.array_equal(back.pixels, result.photo.pixels)
+    assert other.chosen == 2 and face.chosen == 0  # choosing makes a new patch
+    back = choose(again, other, 0)
+    apply_patch(again, back)
+    assert np.array_equal(again, restored)
     with pytest.raises(RestorerError, match="candidate"):
-        reblend(result.photo, face, 3)
+        choose(restored, face, 3)
 
 
 def test_too_large_hole_is_reported_not_filled(gan_path):
@@ -214,15 +212,15 @@ def test_too_large_hole_is_reported_not_filled(gan_path):
     mask = np.zeros((112, 128), dtype=bool)
     mask[10:100, 10:120] = True  # needs a 220 px window in a 128 x 112 photo
     _, result = _events(restore(photo, mask, RestoreOptions(method="latent", model=gan_path, **FAST)))
-    assert result.regions == []
+    assert result.patches == []
     assert (
         len(result.warnings) == 1 and "too large" in result.warnings[0] and "not filled" in result.warnings[0]
     )
-    assert np.array_equal(result.photo.pixels, photo.pixels)
+    assert np.array_equal(apply_result(photo, result).pixels, photo.pixels)
     box_mask = np.zeros_like(mask)
     box_mask[30:80, 30:80] = True  # 61 % of the 64 x 64 face box
     _, boxed = _events(restore(photo, box_mask, RestoreOptions(model=gan_path, box=BOX, **FAST)))
-    assert boxed.regions == [] and "61%" in boxed.warnings[0]
+    assert boxed.patches == [] and "61%" in boxed.warnings[0]
 
 
 def test_sepia_print_gets_a_sepia_fill(gan_path):
@@ -234,8 +232,8 @@ def test_sepia_print_gets_a_sepia_fill(gan_path):
     mask[50:62, 48:60] = True
     options = RestoreOptions(method="latent", model=gan_path, box=BOX, blend=False, **FAST)
     _, result = _events(restore(photo, mask, options))
-    assert result.regions[0].params["tone"] == "toned"
-    filled = rgb_to_ycbcr(result.photo.pixels[mask].astype(np.float32) / 255)[:, 1:]
+    assert result.patches[0].params["tone"] == "toned"
+    filled = rgb_to_ycbcr(apply_result(photo, result).pixels[mask].astype(np.float32) / 255)[:, 1:]
     direction = rgb_to_ycbcr(sepia[~mask])[:, 1:].mean(axis=0)
     cosine = filled @ direction / (np.linalg.norm(filled, axis=1) * np.linalg.norm(direction) + 1e-9)
     assert np.median(cosine) > 0.95
@@ -246,9 +244,9 @@ def test_context_encoder_fills_one_candidate(ce_path):
     mask[5:7] = False  # no scratch: a model could not fill it from this small photo
     photo = _damaged(_photo(channels=1, dtype=np.uint16), mask)
     _, result = _events(restore(photo, mask, RestoreOptions(method="context-encoder", model=ce_path)))
-    assert [r.method for r in result.regions] == ["context-encoder"] * 2
-    assert all(len(r.candidates) == 1 for r in result.regions)
-    assert np.array_equal(result.photo.pixels[~mask], photo.pixels[~mask])
+    assert [r.method for r in result.patches] == ["context-encoder"] * 2
+    assert all(len(r.candidates) == 1 for r in result.patches)
+    assert np.array_equal(apply_result(photo, result).pixels[~mask], photo.pixels[~mask])
 
 
 def test_window_clipped_by_a_small_photo(gan_path):
@@ -256,9 +254,9 @@ def test_window_clipped_by_a_small_photo(gan_path):
     mask = np.zeros((40, 100), dtype=bool)
     mask[15:25, 45:55] = True
     events, result = _events(restore(photo, mask, RestoreOptions(method="latent", model=gan_path, **FAST)))
-    assert events[0].box == (18, 0, 64, 40)
-    assert result.regions[0].candidates[0].shape == (40, 64, 3)
-    assert np.array_equal(result.photo.pixels[~mask], photo.pixels[~mask])
+    assert events[0].box.xywh() == (18, 0, 64, 40)
+    assert result.patches[0].candidates[0].shape == (40, 64, 3)
+    assert np.array_equal(apply_result(photo, result).pixels[~mask], photo.pixels[~mask])
 
 
 @pytest.mark.parametrize(
@@ -267,7 +265,7 @@ def test_window_clipped_by_a_small_photo(gan_path):
         (RestoreOptions(iterations=0), "iterations"),
         (RestoreOptions(starts=0), "starts"),
         (RestoreOptions(method="magic"), "unknown method"),
-        (RestoreOptions(box=(100, 100, 50, 50)), "outside"),
+        (RestoreOptions(box=Bounds.from_xywh((100, 100, 50, 50))), "outside"),
         (RestoreOptions(lam=-1.0), "λ"),
     ],
 )
@@ -285,10 +283,14 @@ def test_bad_mask_and_wrong_model_kind_are_refused(ce_path):
 
 def test_intervention_record_is_json_with_model_checksum(gan_path):
     options = RestoreOptions(model=gan_path, box=BOX, **FAST)
-    _, result = _events(restore(_photo(), _mask(), options))
-    record = json.loads(json.dumps(intervention_record(result, options)))
-    face = next(r for r in record["regions"] if r["method"] == "latent")
+    photo = _photo()
+    _, result = _events(restore(photo, _mask(), options))
+    record = json.loads(json.dumps(intervention_record(photo, [result], {"output": "out.png"})))
+    entry = record["restorations"][0]
+    face = next(r for r in entry["regions"] if r["method"] == "latent")
     assert face["model"]["sha256"] == weights.read_payload(gan_path)["sha256"]
     assert face["parameters"]["iterations"] == 2 and face["parameters"]["seed"] >= 0
-    assert record["hole_pixels"] == int(_mask().sum())
+    assert entry["hole_pixels"] == int(_mask().sum())
+    assert entry["options"]["box"] == [24, 24, 64, 64] and entry["options"]["lambda"] == options.lam
+    assert record["files"] == {"output": "out.png"}
     assert record["date"][:2] == "20" and "T" in record["date"]

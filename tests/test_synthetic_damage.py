@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from scipy import ndimage as ndi
 
-from restorer.core.synthetic_damage import (
+from restorer.training.synthetic_damage import (
     COVERAGE_TOLERANCE,
     DAMAGE_KINDS,
     MASK_GENERATORS,

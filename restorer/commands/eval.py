@@ -5,11 +5,13 @@ from __future__ import annotations
 import argparse
 
 from restorer.commands.argtypes import int_at_least
+from restorer.core import methods
+from restorer.core.types import DEVICES
 
-# The names from restorer.training.masks.MASK_TYPES and restorer.training.evaluate.METHODS, repeated
-# here so that building the parser (on every `restorer` start) imports neither scipy nor torch.
+# The names of restorer.training.masks.MASK_TYPES, repeated here (a test keeps them equal) so that
+# building the parser (on every `restorer` start) does not import scipy. Methods come from the
+# registry, which imports neither scipy nor torch.
 MASK_TYPES = ("center", "pattern", "random80", "half")
-METHODS = ("latent", "context-encoder", "classic")
 
 
 def _choices(allowed: tuple[str, ...], what: str):
@@ -45,24 +47,34 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         default=MASK_TYPES,
         help=f"comma-separated mask types (default: {','.join(MASK_TYPES)})",
     )
+    names = tuple(methods.methods())
     p.add_argument(
         "--methods",
-        type=_choices(METHODS, "method"),
-        default=METHODS,
-        help=f"comma-separated methods (default: {','.join(METHODS)})",
+        type=_choices(names, "method"),
+        default=names,
+        help=f"comma-separated fill methods (default: all, {','.join(names)})",
     )
     p.add_argument("--limit", type=int_at_least(1), default=500, help="use the first N images (default: 500)")
-    p.add_argument("--model", default=None, help="GAN for the latent method (default: face64)")
-    p.add_argument("--ce-model", default=None, help="Context Encoder model (default: face64-context-encoder)")
+    p.add_argument("--model", default=None, help="dcgan model, for the latent method (default: face64)")
+    p.add_argument(
+        "--ce-model",
+        default=None,
+        help="context-encoder model, for the context-encoder method (default: face64-context-encoder)",
+    )
     p.add_argument(
         "--iterations", type=int_at_least(1), default=1500, help="latent: optimisation steps per image"
     )
     p.add_argument("--starts", type=int_at_least(1), default=16, help="latent: random starts per image")
     p.add_argument("--lam", type=float, default=0.003, help="latent: prior weight λ (default: 0.003)")
-    p.add_argument("--batch", type=int_at_least(1), default=64, help="context encoder: images per batch")
+    p.add_argument(
+        "--batch",
+        type=int_at_least(1),
+        default=64,
+        help="images per fill pass (latent: images x starts; default 64)",
+    )
     p.add_argument("--examples", type=int_at_least(0), default=2, help="grid rows per mask type (default: 2)")
     p.add_argument("--seed", type=int, default=0, help="seed for the masks and latent starts")
-    p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
+    p.add_argument("--device", choices=DEVICES, default="auto")
     p.set_defaults(func=run)
 
 

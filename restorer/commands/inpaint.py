@@ -7,27 +7,27 @@ the writing of candidates and records.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import time
 import warnings
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
 from restorer.commands.argtypes import int_at_least, non_negative_float
+from restorer.core import methods
+from restorer.core.types import DEVICES, Bounds, RegionFinished, RegionProgress, RegionStarted, RestoreOptions
 
-if TYPE_CHECKING:  # heavy imports (torch) stay inside run(), see restorer.cli
+if TYPE_CHECKING:  # heavy imports stay inside run(), see restorer.cli
     from restorer.core.imageio import Photo
-    from restorer.core.pipeline import RestoreOptions, RestoreResult
-
-METHODS = ("auto", "latent", "context-encoder", "classic")
+    from restorer.core.types import RestoreResult
 
 
 # --- arguments -----------------------------------------------------------------------------------
 
 
-def _box(text: str) -> tuple[int, int, int, int]:
+def _box(text: str) -> Bounds:
     parts = text.split(",")
     try:
         x, y, w, h = (int(p) for p in parts)
@@ -35,19 +35,19 @@ def _box(text: str) -> tuple[int, int, int, int]:
         raise argparse.ArgumentTypeError(f"expected x,y,w,h (four whole numbers), not {text!r}") from None
     if x < 0 or y < 0 or w < 1 or h < 1:
         raise argparse.ArgumentTypeError(f"x and y must be >= 0 and w and h >= 1, not {text!r}")
-    return x, y, w, h
+    return Bounds.from_xywh((x, y, w, h))
+
+
+def _method_help() -> str:
+    lines = [f"{name}: {text}" for name, text in methods.ROUTERS.items()]
+    lines += [f"{m.name}: {m.summary}" for m in methods.methods().values()]
+    return "; ".join(lines) + " (default auto; a method name forces it for every region)"
 
 
 def add_restore_arguments(p: argparse.ArgumentParser) -> None:
     """The options `inpaint` and `batch` share."""
     g = p.add_argument_group("restoration")
-    g.add_argument(
-        "--method",
-        choices=METHODS,
-        default="auto",
-        help="auto (default): diffusion for thin scratches, patch fill for wide damage, the face model "
-        "for holes inside --box; or force one method for every region",
-    )
+    g.add_argument("--method", choices=methods.choices(), default="auto", help=_method_help())
     g.add_argument("--model", metavar="NAME|PATH", help="model name (see `restorer models`) or .pt file")
     g.add_argument(
         "--iterations",
@@ -72,7 +72,7 @@ def add_restore_arguments(p: argparse.ArgumentParser) -> None:
         help="latent: prior weight λ (default 0.003)",
     )
     g.add_argument("--seed", type=int_at_least(0), default=0, metavar="S", help="random seed (default 0)")
-    g.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto", help="(default auto)")
+    g.add_argument("--device", choices=DEVICES, default="auto", help="(default auto)")
     g.add_argument(
         "--box",
         type=_box,
@@ -101,8 +101,6 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def restore_options(args: argparse.Namespace) -> RestoreOptions:
-    from restorer.core.pipeline import RestoreOptions
-
     return RestoreOptions(
         method=args.method,
         model=args.model,
@@ -132,10 +130,8 @@ class ProgressBar:
         self._last = 0.0
 
     def __call__(self, event: object) -> None:
-        from restorer.core.pipeline import RegionFinished, RegionProgress, RegionStarted
-
         if isinstance(event, RegionStarted):
-            x, y, w, h = event.box
+            x, y, w, h = event.box.xywh()
             self._label = f"{self.prefix}region {event.index + 1}/{event.count} {event.method}"
             self._write(f"{self._label}: {event.reason}; window {w}x{h} at {x},{y}", end="\n")
             self._last = 0.0
@@ -204,7 +200,9 @@ def restore_file(
     """Read, restore and write one photo (and its candidates and record); RestorerError on failure."""
     from restorer.core.imageio import read_mask, read_photo, write_photo
     from restorer.core.jobs import run_to_end
+    from restorer.core.patches import apply_result
     from restorer.core.pipeline import restore
+    from restorer.core.record import intervention_record, write_record
 
     check_output(output, image, mask_path, overwrite)
     photo = read_photo(image)
@@ -215,61 +213,45 @@ def restore_file(
         print(f"restorer: warning: {prefix}{warning}", file=sys.stderr)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        write_photo(result.photo, output, overwrite=overwrite, protect=mask_path)
+        write_photo(apply_result(photo, result), output, overwrite=overwrite, protect=mask_path)
         if candidates_dir is not None:
-            write_candidates(result, candidates_dir, options.blend)
+            write_candidates(photo, result, candidates_dir)
     for w in caught:
         print(f"restorer: warning: {prefix}{w.message}", file=sys.stderr)
     if record_path is not None:
-        write_record(result, options, record_path, image=image, mask=mask_path, output=output)
+        files = {"photo": image, "mask": mask_path, "output": output}
+        write_record(intervention_record(photo, [result], files), record_path)
     if not quiet:
-        filled = sum(int(r.hole.sum()) for r in result.regions)
-        print(
-            f"{prefix}restored {len(result.regions)} region(s), {filled} pixel(s); wrote {output}",
-            file=sys.stderr,
-        )
+        regions, pixels = len(result.patches), result.hole_pixels
+        print(f"{prefix}restored {regions} region(s), {pixels} pixel(s); wrote {output}", file=sys.stderr)
     return result
 
 
-def write_candidates(result: RestoreResult, folder: Path, blend: bool) -> list[Path]:
-    """Each region's candidates as the window would look with it: region-01-cand-01.png, ..."""
+def write_candidates(photo: Photo, result: RestoreResult, folder: Path) -> list[Path]:
+    """Each region's candidates as its window would look with it: region-01-cand-01.png, ...
+
+    A window is shown as the engine filled it: over the photo with the earlier regions' patches.
+    """
     from restorer.core.errors import RestorerError
-    from restorer.core.imageio import write_photo
-    from restorer.core.pipeline import candidate_window
-    from restorer.core.regions import box_slices
+    from restorer.core.imageio import Photo, write_photo
+    from restorer.core.patches import candidate_window, crop
 
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise RestorerError(f"cannot create {folder}: {exc.strerror or exc}") from None
-    photo = result.photo
     written = []
-    for region in result.regions:
-        alpha = None if photo.alpha is None else photo.alpha[box_slices(region.box)]
-        for k in range(len(region.candidates)):
-            pixels = candidate_window(photo, region, k, blend)
-            window = _window_photo(photo, pixels, alpha)
-            path = folder / f"region-{region.index + 1:02d}-cand-{k + 1:02d}.png"
-            written.append(write_photo(window, path))
+    for number, patch in enumerate(result.patches):
+        window = crop(photo.pixels, patch.box, result.patches[:number])
+        local = replace(patch, box=patch.box.relative_to(patch.box))  # the patch on its own window
+        alpha = None if photo.alpha is None else photo.alpha[patch.box.slices]
+        for k in range(len(patch.candidates)):
+            pixels = candidate_window(window, local, k)
+            path = folder / f"region-{patch.index + 1:02d}-cand-{k + 1:02d}.png"
+            written.append(
+                write_photo(Photo(pixels, alpha, photo.icc_profile, None, "PNG", dpi=photo.dpi), path)
+            )
     return written
-
-
-def _window_photo(photo: Photo, pixels: object, alpha: object) -> Photo:
-    from restorer.core.imageio import Photo
-
-    return Photo(pixels, alpha, photo.icc_profile, None, "PNG", dpi=photo.dpi)
-
-
-def write_record(
-    result: RestoreResult, options: RestoreOptions, path: Path, *, image: Path, mask: Path, output: Path
-) -> Path:
-    from restorer.core.imageio import atomic_write
-    from restorer.core.pipeline import intervention_record
-
-    record = intervention_record(result, options)
-    record["files"] = {"photo": str(image), "mask": str(mask), "output": str(output)}
-    text = json.dumps(record, indent=2, ensure_ascii=False) + "\n"
-    return atomic_write(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
 
 
 def run(args: argparse.Namespace) -> int:

@@ -14,74 +14,11 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import NamedTuple
 
 import numpy as np
 
+from restorer.core.types import EMPTY, Bounds
 
-class Bounds(NamedTuple):
-    """A half-open pixel rectangle: rows ``top:bottom``, columns ``left:right``."""
-
-    top: int
-    left: int
-    bottom: int
-    right: int
-
-    @classmethod
-    def from_xywh(cls, box: Sequence[int]) -> Bounds:
-        x, y, w, h = (int(v) for v in box)
-        return cls(y, x, y + h, x + w)
-
-    @classmethod
-    def of_shape(cls, shape: Sequence[int]) -> Bounds:
-        return cls(0, 0, int(shape[0]), int(shape[1]))
-
-    @property
-    def slices(self) -> tuple[slice, slice]:
-        return slice(self.top, self.bottom), slice(self.left, self.right)
-
-    @property
-    def height(self) -> int:
-        return max(0, self.bottom - self.top)
-
-    @property
-    def width(self) -> int:
-        return max(0, self.right - self.left)
-
-    @property
-    def is_empty(self) -> bool:
-        return self.height == 0 or self.width == 0
-
-    def xywh(self) -> tuple[int, int, int, int]:
-        return self.left, self.top, self.width, self.height
-
-    def intersect(self, other: Bounds) -> Bounds:
-        top, left = max(self.top, other.top), max(self.left, other.left)
-        # An empty result keeps bottom >= top and right >= left so that its slices select nothing.
-        return Bounds(
-            top, left, max(top, min(self.bottom, other.bottom)), max(left, min(self.right, other.right))
-        )
-
-    def union(self, other: Bounds) -> Bounds:
-        if self.is_empty:
-            return other
-        if other.is_empty:
-            return self
-        return Bounds(
-            min(self.top, other.top),
-            min(self.left, other.left),
-            max(self.bottom, other.bottom),
-            max(self.right, other.right),
-        )
-
-    def shifted(self, dy: int, dx: int) -> Bounds:
-        return Bounds(self.top + dy, self.left + dx, self.bottom + dy, self.right + dx)
-
-    def expanded(self, margin: int) -> Bounds:
-        return Bounds(self.top - margin, self.left - margin, self.bottom + margin, self.right + margin)
-
-
-EMPTY = Bounds(0, 0, 0, 0)
 Point = tuple[float, float]
 
 

@@ -3,12 +3,12 @@
 Geometry only: which pixels belong together, how wide a region is, and which rectangle of the
 photo a fill method gets to look at. Choosing a method per region is the pipeline's job.
 
-Windows are ``(x, y, w, h)`` boxes in photo pixels. A model window is square, about twice the
+Windows are :class:`~restorer.core.types.Bounds` in photo pixels. A model window is square, about twice the
 hole's larger side (so the hole's bounding box covers a quarter of it or less, the proportion
 the face models were trained with), never smaller than the model resolution, and shifted, not
 shrunk, to stay inside the photo. Only when the photo itself is smaller than the window is the
 window clipped to the photo; the pipeline then reflect-pads the clipped window back to a square
-before resampling it for the model (see ``pipeline._to_model``).
+before resampling it for the model (see ``restorer.core.methods._model_io``).
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import ndimage
 
-Box = tuple[int, int, int, int]  # x, y, w, h
+from restorer.core.types import Bounds
 
 DEFAULT_GAP = 8
 """Holes closer than this many pixels share one region (and one window)."""
@@ -32,7 +32,7 @@ class Region:
     """One damaged region: the pixels of ``labels == label``."""
 
     label: int
-    bbox: Box  # the hole's bounding box
+    bbox: Bounds  # the hole's bounding box
     pixels: int  # number of damaged pixels
     max_width: float  # width in px at the region's widest point (1 for a one-pixel line)
 
@@ -44,23 +44,12 @@ class RegionMap:
     labels: np.ndarray
     regions: list[Region]
 
-    def hole(self, labels: int | tuple[int, ...], window: Box) -> np.ndarray:
+    def hole(self, labels: int | tuple[int, ...], window: Bounds) -> np.ndarray:
         """bool (h, w): the pixels of the given region label(s) inside ``window``."""
-        crop = self.labels[box_slices(window)]
+        crop = self.labels[window.slices]
         if isinstance(labels, int):
             return crop == labels
         return np.isin(crop, labels)
-
-
-def box_slices(box: Box) -> tuple[slice, slice]:
-    x, y, w, h = box
-    return slice(y, y + h), slice(x, x + w)
-
-
-def box_inside(inner: Box, outer: Box) -> bool:
-    ix, iy, iw, ih = inner
-    ox, oy, ow, oh = outer
-    return ox <= ix and oy <= iy and ix + iw <= ox + ow and iy + ih <= oy + oh
 
 
 def _dilate_square(mask: np.ndarray, radius: int) -> np.ndarray:
@@ -97,7 +86,7 @@ def find_regions(mask: np.ndarray, gap: int = DEFAULT_GAP) -> RegionMap:
         regions.append(
             Region(
                 label=label,
-                bbox=(xs.start, ys.start, xs.stop - xs.start, ys.stop - ys.start),
+                bbox=Bounds(ys.start, xs.start, ys.stop, xs.stop),
                 pixels=int(own.sum()),
                 max_width=float(2.0 * depth.max() - 1.0),
             )
@@ -113,64 +102,58 @@ def _place(center: float, side: int, limit: int) -> tuple[int, int]:
     return min(max(start, 0), limit - side), side
 
 
-def square_window(center: tuple[float, float], side: int, photo_size: tuple[int, int]) -> Box:
+def square_window(center: tuple[float, float], side: int, photo_size: tuple[int, int]) -> Bounds:
     """A ``side`` x ``side`` window centred on ``center`` (x, y), shifted inside the photo.
 
     Clipped to the photo (so not square) only along a dimension the photo is smaller than ``side``.
     """
     x, w = _place(center[0], side, photo_size[0])
     y, h = _place(center[1], side, photo_size[1])
-    return x, y, w, h
+    return Bounds(y, x, y + h, x + w)
 
 
-def ideal_model_side(bbox: Box, resolution: int) -> int:
+def ideal_model_side(bbox: Bounds, resolution: int) -> int:
     """Twice the hole's larger side, and at least the model resolution."""
-    return max(resolution, 2 * max(bbox[2], bbox[3]))
+    return max(resolution, 2 * max(bbox.width, bbox.height))
 
 
-def model_window(bbox: Box, photo_size: tuple[int, int], resolution: int) -> Box:
+def model_window(bbox: Bounds, photo_size: tuple[int, int], resolution: int) -> Bounds:
     """The square context window for a generative model (see the module docstring)."""
-    x, y, w, h = bbox
-    return square_window((x + w / 2, y + h / 2), ideal_model_side(bbox, resolution), photo_size)
+    return square_window(bbox.centre, ideal_model_side(bbox, resolution), photo_size)
 
 
-def box_window(box: Box, photo_size: tuple[int, int]) -> Box:
+def box_window(box: Bounds, photo_size: tuple[int, int]) -> Bounds:
     """A user's box made square by growing its shorter side about its centre, shifted inside the photo.
 
     Growing keeps the user's framing of the face (nothing is stretched) and gives the model real
     context where a non-square box would otherwise need reflected padding.
     """
-    x, y, w, h = box
-    return square_window((x + w / 2, y + h / 2), max(w, h), photo_size)
+    return square_window(box.centre, max(box.width, box.height), photo_size)
 
 
-def classic_window(bbox: Box, photo_size: tuple[int, int], margin: int) -> Box:
+def classic_window(bbox: Bounds, photo_size: tuple[int, int], margin: int) -> Bounds:
     """The hole's bounding box grown by ``margin`` on every side and clipped to the photo."""
-    x, y, w, h = bbox
-    x0, y0 = max(x - margin, 0), max(y - margin, 0)
-    x1, y1 = min(x + w + margin, photo_size[0]), min(y + h + margin, photo_size[1])
-    return x0, y0, x1 - x0, y1 - y0
+    return bbox.expanded(margin).intersect(Bounds(0, 0, photo_size[1], photo_size[0]))
 
 
-def union_bbox(boxes: list[Box]) -> Box:
-    x0 = min(b[0] for b in boxes)
-    y0 = min(b[1] for b in boxes)
-    x1 = max(b[0] + b[2] for b in boxes)
-    y1 = max(b[1] + b[3] for b in boxes)
-    return x0, y0, x1 - x0, y1 - y0
+def union_bbox(boxes: list[Bounds]) -> Bounds:
+    total = boxes[0]
+    for box in boxes[1:]:
+        total = total.union(box)
+    return total
 
 
-def window_problem(hole_pixels: int, window: Box) -> str | None:
+def window_problem(hole_pixels: int, window: Bounds) -> str | None:
     """Why a hole cannot be filled from its window (too much of it is damaged), or None."""
-    fraction = hole_pixels / max(window[2] * window[3], 1)
+    fraction = hole_pixels / max(window.area, 1)
     if fraction > MAX_HOLE_FRACTION:
-        return f"hole too large for its window ({fraction:.0%} of {window[2]}x{window[3]})"
+        return f"hole too large for its window ({fraction:.0%} of {window.width}x{window.height})"
     return None
 
 
-def photo_problem(bbox: Box, photo_size: tuple[int, int]) -> str | None:
+def photo_problem(bbox: Bounds, photo_size: tuple[int, int]) -> str | None:
     """Why a model cannot fill a hole: the context it needs (twice its larger side) exceeds the photo."""
-    side = 2 * max(bbox[2], bbox[3])
+    side = 2 * max(bbox.width, bbox.height)
     if side > photo_size[0] or side > photo_size[1]:
         return (
             f"hole too large for the photo (it needs a {side}x{side} context window, "

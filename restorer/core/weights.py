@@ -174,6 +174,19 @@ def load_model(path: str | Path, device: str | torch.device = "cpu") -> LoadedMo
     return LoadedModel(path, payload["kind"], arch, payload["provenance"], nets, payload["sha256"])
 
 
+_CACHE: dict[tuple, LoadedModel] = {}
+
+
+def load_cached(path: Path, device: torch.device) -> LoadedModel:
+    """Load (and checksum) a model once per file version and device; batches reuse it."""
+    stat = path.stat()
+    key = (str(path.resolve()), stat.st_mtime_ns, stat.st_size, str(device))
+    if key not in _CACHE:
+        _CACHE.clear()  # keep one model in memory
+        _CACHE[key] = load_model(path, device)
+    return _CACHE[key]
+
+
 def list_models() -> list[Path]:
     """Every weights file on the search path, repository models first; earlier names shadow later ones."""
     seen: dict[str, Path] = {}

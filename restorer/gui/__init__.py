@@ -1,2 +1,2 @@
-"""The PySide6 desktop window. Modules without Qt in their name (view_transform, pyramid, history,
-session, document) import no Qt, so their logic is testable and reusable on its own."""
+"""The PySide6 desktop window. Its Qt-free logic (document, history, sessions, export, previews,
+view maths) lives in :mod:`restorer.editing`; this package draws it and wires it to Qt."""

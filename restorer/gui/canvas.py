@@ -17,21 +17,21 @@ from PySide6.QtGui import (
     QKeyEvent,
     QMouseEvent,
     QPainter,
-    QPainterPath,
     QPaintEvent,
-    QPen,
-    QPolygonF,
     QTransform,
     QWheelEvent,
 )
 from PySide6.QtWidgets import QWidget
 
-from restorer.core.maskops import Bounds, rect_footprint
-from restorer.gui.document import Document
-from restorer.gui.jobs import PreviewFrame
+from restorer.core.maskops import rect_footprint
+from restorer.core.types import Bounds
+from restorer.editing.document import Document
+from restorer.editing.history import AcceptResult
+from restorer.editing.preview import PreviewFrame
+from restorer.editing.pyramid import to_display8
+from restorer.editing.view_transform import ViewTransform, fit, smooth_for_scale, wheel_factor
 from restorer.gui.layers import ArrayImage, MaskLayer, PhotoLayer, rgba_from
-from restorer.gui.pyramid import to_display8
-from restorer.gui.view_transform import ViewTransform, fit, smooth_for_scale, wheel_factor
+from restorer.gui.overlays import draw_brush_outline, draw_lasso, draw_outline, draw_rubber_band, draw_split
 
 MASK_TINT = QColor(255, 32, 80, 115)
 BOX_COLOR = QColor(40, 200, 255)
@@ -62,7 +62,7 @@ class _Drag(enum.Enum):
 class Canvas(QWidget):
     view_changed = Signal()
     pointer_moved = Signal(object)  # (x, y) image pixel under the pointer, or None
-    box_drawn = Signal(object)  # Bounds of the context box the user drew
+    box_drawn = Signal(object)  # Bounds of the context box the user drew (the window records it)
     brush_size_changed = Signal(int)
     split_moved = Signal(float)
 
@@ -79,7 +79,6 @@ class Canvas(QWidget):
         self.tool = Tool.BRUSH
         self.brush_size = 24  # diameter in photo pixels
         self.mask_visible = True
-        self.context_box: Bounds | None = None
         self.active_window: Bounds | None = None  # the window being restored now
         self.show_before = False  # held compare key
         self.split: float | None = None  # split comparison: fraction of the width showing "before"
@@ -101,7 +100,7 @@ class Canvas(QWidget):
     def set_document(self, doc: Document | None, photo_layer: PhotoLayer | None = None) -> None:
         self.doc = doc
         self._after_layers, self._before_layers, self._previews = [], None, {}
-        self.context_box = self.active_window = None
+        self.active_window = None
         if doc is None:
             self.photo_layer = self.mask_layer = None
         else:
@@ -126,6 +125,8 @@ class Canvas(QWidget):
         elif kind == "pending":
             self._rebuild_after_layers()
             self.update()
+        elif kind == "box":
+            self.update()
         elif kind == "history":
             self._before_layers = None
 
@@ -140,12 +141,15 @@ class Canvas(QWidget):
             self._after_layers.append((patch.bounds, ArrayImage(rgba_from(block8, patch.where))))
 
     def _original_layers(self) -> list[tuple[Bounds, ArrayImage]]:
-        """Accepted results' old pixels, newest first, so that drawing them all shows the original."""
+        """Accepted results' old pixels, newest first, so that drawing them all shows the original
+        (results the history has baked kept no old pixels: they show as they are)."""
         if self._before_layers is None:
             layers = []
             history = self.doc.history
             for entry in reversed(history.entries[: history.position]):
-                for patch in reversed(getattr(entry, "pixel_patches", [])):
+                if not isinstance(entry, AcceptResult):
+                    continue
+                for patch in reversed(entry.pixel_patches):
                     block = self.doc.photo.pixels[patch.bounds.slices].copy()
                     block[patch.where] = patch.before
                     layers.append((patch.bounds, ArrayImage(rgba_from(to_display8(block), patch.where))))
@@ -175,9 +179,10 @@ class Canvas(QWidget):
         self.active_window = bounds
         self.update()
 
-    def set_context_box(self, bounds: Bounds | None) -> None:
-        self.context_box = bounds
-        self.update()
+    @property
+    def context_box(self) -> Bounds | None:
+        """The document's context box, drawn dashed."""
+        return self.doc.box if self.doc is not None else None
 
     # ----- view -----
     def image_size(self) -> tuple[int, int]:
@@ -338,7 +343,6 @@ class Canvas(QWidget):
                 self.image_point(self._drag_start), self.image_point(event.position()), self.doc.mask.shape
             )
             if bounds.width >= 4 and bounds.height >= 4:  # a click is not a box
-                self.set_context_box(bounds)
                 self.box_drawn.emit(bounds)
             self.update()
         self._update_cursor()
@@ -479,58 +483,22 @@ class Canvas(QWidget):
         self._draw_outline(painter, self.context_box, BOX_COLOR, "context box")
         self._draw_outline(painter, self.active_window, WINDOW_COLOR, None)
         if self.split is not None and not self.show_before:
-            self._draw_split(painter)
+            draw_split(painter, self.split * self.width(), self.height())
         self._draw_tool_feedback(painter)
         painter.end()
 
     def _draw_outline(
         self, painter: QPainter, bounds: Bounds | None, color: QColor, label: str | None
     ) -> None:
-        if bounds is None:
-            return
-        rect = QRectF(*self.view.widget_rect(bounds))
-        painter.setBrush(Qt.BrushStyle.NoBrush)
-        painter.setPen(QPen(QColor(0, 0, 0, 160), 3))
-        painter.drawRect(rect)
-        pen = QPen(color, 1.5, Qt.PenStyle.DashLine)
-        painter.setPen(pen)
-        painter.drawRect(rect)
-        if label:
-            painter.setPen(color)
-            painter.drawText(rect.topLeft() + QPointF(4, -5), label)
-
-    def _draw_split(self, painter: QPainter) -> None:
-        x = self.split * self.width()
-        painter.setPen(QPen(QColor(0, 0, 0, 140), 3))
-        painter.drawLine(QPointF(x, 0), QPointF(x, self.height()))
-        painter.setPen(QPen(QColor(255, 255, 255), 1))
-        painter.drawLine(QPointF(x, 0), QPointF(x, self.height()))
-        for text, right_side in (("before", False), ("after", True)):
-            width = painter.fontMetrics().horizontalAdvance(text) + 12
-            box = QRectF(x + 6 if right_side else x - 6 - width, 6, width, painter.fontMetrics().height() + 6)
-            painter.setPen(Qt.PenStyle.NoPen)
-            painter.setBrush(QColor(0, 0, 0, 150))
-            painter.drawRoundedRect(box, 4, 4)
-            painter.setPen(QColor(255, 255, 255))
-            painter.drawText(box, Qt.AlignmentFlag.AlignCenter, text)
-        painter.setBrush(Qt.BrushStyle.NoBrush)
+        if bounds is not None:
+            draw_outline(painter, QRectF(*self.view.widget_rect(bounds)), color, label)
 
     def _draw_tool_feedback(self, painter: QPainter) -> None:
-        painter.setBrush(Qt.BrushStyle.NoBrush)
         if self._drag in (_Drag.RECT, _Drag.BOX):
-            rect = QRectF(self._drag_start, self._drag_now).normalized()
             color = BOX_COLOR if self._drag == _Drag.BOX else QColor(255, 255, 255)
-            painter.setPen(QPen(QColor(0, 0, 0, 180), 3))
-            painter.drawRect(rect)
-            painter.setPen(QPen(color, 1, Qt.PenStyle.DashLine))
-            painter.drawRect(rect)
+            draw_rubber_band(painter, QRectF(self._drag_start, self._drag_now).normalized(), color)
         if self._drag == _Drag.LASSO and len(self._lasso) > 1:
-            path = QPainterPath()
-            path.addPolygon(QPolygonF([QPointF(*self.view.to_widget(x, y)) for x, y in self._lasso]))
-            painter.setPen(QPen(QColor(0, 0, 0, 180), 3))
-            painter.drawPath(path)
-            painter.setPen(QPen(QColor(255, 255, 255), 1, Qt.PenStyle.DashLine))
-            painter.drawPath(path)
+            draw_lasso(painter, [QPointF(*self.view.to_widget(x, y)) for x, y in self._lasso])
         brush_tool = self.tool in (Tool.BRUSH, Tool.ERASER)
         if (
             self._pointer is not None
@@ -538,15 +506,4 @@ class Canvas(QWidget):
             and not self._space
             and self._drag in (_Drag.NONE, _Drag.STROKE)
         ):
-            self._draw_brush_outline(painter, self._pointer)
-
-    def _draw_brush_outline(self, painter: QPainter, p: QPointF) -> None:
-        """Two rings, dark and light, so the outline shows on any photo."""
-        r = max(self.brush_size / 2 * self.view.scale, 1.5)
-        painter.setPen(QPen(QColor(0, 0, 0, 200), 1))
-        painter.drawEllipse(p, r + 1, r + 1)
-        painter.setPen(QPen(QColor(255, 255, 255, 230), 1))
-        painter.drawEllipse(p, r, r)
-        if r < 4:  # a tiny brush: add a crosshair so the pointer stays findable
-            for dx, dy in ((-1, 0), (1, 0), (0, -1), (0, 1)):
-                painter.drawLine(p + QPointF(3 * dx, 3 * dy), p + QPointF(6 * dx, 6 * dy))
+            draw_brush_outline(painter, self._pointer, max(self.brush_size / 2 * self.view.scale, 1.5))

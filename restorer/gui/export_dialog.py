@@ -20,8 +20,22 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from restorer.gui.document import Document
-from restorer.gui.exporting import FORMATS, ExportRequest, default_export_path, is_original
+from restorer.editing.document import Document
+from restorer.editing.export import (
+    EXPORT_FORMATS,
+    FORMATS,
+    ExportRequest,
+    default_export_path,
+    format_of,
+    has_results,
+    is_original,
+    suffixes,
+)
+
+
+def file_filter(fmt: str) -> str:
+    """A save dialog's filter for one format, e.g. ``TIFF image (*.tif *.tiff)``."""
+    return f"{fmt} image ({' '.join('*' + s for s in suffixes(fmt))})"
 
 
 class ExportDialog(QDialog):
@@ -38,7 +52,7 @@ class ExportDialog(QDialog):
         row.addWidget(self.path, 1)
         row.addWidget(browse)
         self.format = QComboBox()
-        self.format.addItems(list(FORMATS))
+        self.format.addItems(list(EXPORT_FORMATS))
         self.format.setCurrentText(fmt)
         self.format.currentTextChanged.connect(self._format_changed)
         channels = "grey" if photo.pixels.shape[2] == 1 else "RGB"
@@ -52,9 +66,9 @@ class ExportDialog(QDialog):
         self.pending.setVisible(doc.pending is not None)
         self.mask = QCheckBox("Also save the restored area as a mask (…-mask.png)")
         self.record = QCheckBox("Also save the intervention record (…-restoration.json)")
-        has_results = bool(doc.records) or doc.pending is not None
-        self.record.setEnabled(has_results)
-        self.record.setChecked(has_results)
+        recorded = has_results(doc)
+        self.record.setEnabled(recorded)
+        self.record.setChecked(recorded)
 
         form = QFormLayout()
         form.addRow("File", row)
@@ -74,19 +88,19 @@ class ExportDialog(QDialog):
         self.resize(560, self.sizeHint().height())
 
     def _browse(self) -> None:
-        fmt = self.format.currentText()
-        filters = "PNG image (*.png);;TIFF image (*.tif *.tiff)"
-        chosen = "PNG image (*.png)" if fmt == "PNG" else "TIFF image (*.tif *.tiff)"
-        path, selected = QFileDialog.getSaveFileName(self, "Export as", self.path.text(), filters, chosen)
+        filters = [file_filter(fmt) for fmt in EXPORT_FORMATS]
+        chosen = file_filter(self.format.currentText())
+        path, selected = QFileDialog.getSaveFileName(
+            self, "Export as", self.path.text(), ";;".join(filters), chosen
+        )
         if path:
             self.path.setText(path)
-            self.format.setCurrentText(
-                "TIFF" if "TIFF" in selected or path.lower().endswith((".tif", ".tiff")) else "PNG"
-            )
+            by_filter = EXPORT_FORMATS[filters.index(selected)] if selected in filters else None
+            self.format.setCurrentText(format_of(Path(path)) or by_filter or self.format.currentText())
 
     def _format_changed(self, fmt: str) -> None:
         path = Path(self.path.text())
-        if path.suffix.lower() in (".png", ".tif", ".tiff"):
+        if format_of(path) is not None:
             self.path.setText(str(path.with_suffix(FORMATS[fmt])))
 
     def build_request(self) -> ExportRequest:

@@ -10,8 +10,8 @@ from __future__ import annotations
 import numpy as np
 from PySide6.QtGui import QColor, QImage
 
-from restorer.core.maskops import Bounds
-from restorer.gui.pyramid import Pyramid, to_display8, write_display8
+from restorer.core.types import Bounds
+from restorer.editing.pyramid import Pyramid, to_display8, write_display8
 
 
 class ArrayImage(QImage):

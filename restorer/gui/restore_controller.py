@@ -4,36 +4,39 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Generator
+from dataclasses import replace
+from typing import TYPE_CHECKING
 
+import numpy as np
 from PySide6.QtCore import QObject, Signal
 
-from restorer.core.maskops import Bounds
+from restorer.core.types import Event, RegionProgress, RegionStarted, RestoreOptions, RestoreResult
+from restorer.editing.retry import Attempt, retry_plan
 from restorer.gui.canvas import Canvas
-from restorer.gui.jobs import Attempt, RestoreSettings, retry_plan
 from restorer.gui.restore_panel import RestorePanel
 from restorer.gui.worker import JobFactory, JobThread
 
-
-def _with_options(job: Generator, options) -> Generator:
-    """Pass the engine's events through and return (result, options), or None when it stopped."""
-    result = yield from job
-    return None if result is None else (result, options)
+if TYPE_CHECKING:
+    from restorer.core.imageio import Photo
 
 
-def pipeline_factory(photo, mask, settings: RestoreSettings) -> JobFactory:
-    """The real engine: imports restorer.core.pipeline (and torch) inside the worker thread."""
+def pipeline_factory(photo: Photo, mask: np.ndarray, options: RestoreOptions) -> JobFactory:
+    """The real engine, called inside the worker thread: planning (and any model, with torch) loads there."""
 
-    def factory(attempt: Attempt, should_stop: Callable[[], bool]) -> Generator:
-        from restorer.core import pipeline
+    def factory(
+        attempt: Attempt, should_stop: Callable[[], bool]
+    ) -> Generator[Event, None, RestoreResult | None]:
+        from restorer.core.pipeline import restore
 
-        options = settings.to_options(pipeline.RestoreOptions, starts=attempt.starts, device=attempt.device)
-        return _with_options(pipeline.restore(photo, mask, options, should_stop=should_stop), options)
+        tried = replace(options, starts=attempt.starts, device=attempt.device)
+        return restore(photo, mask, tried, should_stop=should_stop)
 
     return factory
 
 
 class RestoreController(QObject):
-    """One restoration at a time. ``finished`` carries (RestoreResult, RestoreOptions) or None."""
+    """One restoration at a time. ``finished`` carries the RestoreResult (its ``options`` say what
+    ran), or None when it stopped."""
 
     finished = Signal(object)
     failed = Signal(str)
@@ -48,18 +51,18 @@ class RestoreController(QObject):
         self.thread: JobThread | None = None
         self._started_at = 0.0
         self._outcome: tuple | None = None
-        # Tests swap in a fake engine here: (photo, mask, settings) -> JobFactory.
+        # Tests swap in a fake engine here: (photo, mask, options) -> JobFactory.
         self.make_factory: Callable[..., JobFactory] = pipeline_factory
 
     @property
     def running(self) -> bool:
         return self.thread is not None
 
-    def start(self, photo, mask, settings: RestoreSettings) -> None:
+    def start(self, photo: Photo, mask: np.ndarray, options: RestoreOptions) -> None:
         if self.thread is not None:
             return
         mask = mask.copy()  # the user may go on painting while the job runs
-        thread = JobThread(self.make_factory(photo, mask, settings), retry_plan(settings), mask, self)
+        thread = JobThread(self.make_factory(photo, mask, options), retry_plan(options), mask, self)
         thread.event.connect(self._on_event)
         thread.preview.connect(self.canvas.show_preview)
         thread.notice.connect(self._on_notice)
@@ -91,11 +94,11 @@ class RestoreController(QObject):
         return time.monotonic() - self._started_at
 
     # ----- worker signals (queued onto the GUI thread) -----
-    def _on_event(self, ev) -> None:
-        if hasattr(ev, "count") and hasattr(ev, "method"):  # RegionStarted
-            self.canvas.set_active_window(Bounds.from_xywh(ev.box))
+    def _on_event(self, ev: Event) -> None:
+        if isinstance(ev, RegionStarted):
+            self.canvas.set_active_window(ev.box)
             self.panel.show_region(ev.index, ev.count, ev.method, ev.reason)
-        elif hasattr(ev, "iteration"):  # RegionProgress
+        elif isinstance(ev, RegionProgress):
             self.panel.show_progress(ev.index, ev.iteration, ev.total, ev.loss)
 
     def _on_notice(self, text: str) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import contextlib
-import dataclasses
+from dataclasses import replace
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
@@ -21,37 +21,37 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from restorer.core.maskops import Bounds
-from restorer.gui.jobs import RestoreSettings
+from restorer.core import methods
+from restorer.core.types import Bounds, RestoreOptions
 from restorer.gui.settings import set_icon
 
-METHOD_CHOICES = [
-    (
-        "auto",
-        "Automatic",
-        "Thin scratches: diffusion. Wide damage: patch fill, or the face model inside the "
-        "context box. The choice and its reason are shown per region.",
-    ),
-    (
-        "latent",
-        "Latent optimisation",
-        "Yeh et al. (CVPR 2017): searches the face model's latent space for "
-        "images that match the undamaged context, then Poisson-blends the best. Slow, best on faces.",
-    ),
-    (
-        "context-encoder",
-        "Context encoder",
-        "Pathak et al. (CVPR 2016): one forward pass of a network "
-        "trained to fill holes. Fast; needs a context-encoder model.",
-    ),
-    ("classic", "Classic fills", "No model: diffusion for thin scratches, patch-based fill for the rest."),
-]
+ROUTER_LABELS = {"auto": "Automatic", "classic": "Classic fills (no model)"}
+LATENT_SETTINGS = ("auto", "latent")  # where iterations, starts and λ apply
 DEVICE_CHOICES = [
     ("auto", "Automatic", "The GPU when one is available, else the CPU."),
     ("cpu", "CPU", "Always the processor: slower, never out of GPU memory."),
     ("cuda", "GPU (CUDA)", "The NVIDIA GPU; fails if there is none."),
 ]
-DEFAULTS = RestoreSettings()
+DEFAULTS = RestoreOptions()
+
+
+def method_choices() -> list[tuple[str, str, str]]:
+    """(name, label, tooltip) of the routers, then of every registered fill method, in display order."""
+    routers = [
+        (name, ROUTER_LABELS.get(name, name.capitalize()), text) for name, text in methods.ROUTERS.items()
+    ]
+    found = [(m.name, m.label, m.summary) for m in methods.methods().values()]
+    return [(name, label, tip[:1].upper() + tip[1:] + ".") for name, label, tip in routers + found]
+
+
+def uses_model(method: str) -> bool:
+    """Whether the method (or router) may run a model, so that choosing one makes sense."""
+    if method in methods.ROUTERS:
+        return method == "auto"
+    found = methods.methods().get(method)
+    return found is not None and found.model_kind is not None
+
+
 OTHER_MODEL = "__other__"
 
 
@@ -62,12 +62,11 @@ class RestorePanel(QWidget):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self._box: Bounds | None = None
         form = QFormLayout()
         form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
 
         self.method = QComboBox()
-        for i, (key, text, tip) in enumerate(METHOD_CHOICES):
+        for i, (key, text, tip) in enumerate(method_choices()):
             self.method.addItem(text, key)
             self.method.setItemData(i, tip, Qt.ItemDataRole.ToolTipRole)
         self.method.setToolTip("How damaged regions are filled (hover an entry for details).")
@@ -149,7 +148,7 @@ class RestorePanel(QWidget):
         self.cancel_button.setEnabled(False)
         defaults = QPushButton("Defaults")
         defaults.setToolTip("Reset every setting above to its default")
-        defaults.clicked.connect(lambda: self.set_settings(RestoreSettings()))
+        defaults.clicked.connect(lambda: self.set_options(RestoreOptions()))
         buttons = QHBoxLayout()
         buttons.addWidget(self.restore_button, 1)
         buttons.addWidget(self.cancel_button)
@@ -174,8 +173,9 @@ class RestorePanel(QWidget):
         self._update_enabled()
 
     # ----- settings -----
-    def settings(self) -> RestoreSettings:
-        return RestoreSettings(
+    def options(self, box: Bounds | None = None) -> RestoreOptions:
+        """The engine's options as set here, for the document's context ``box``."""
+        return RestoreOptions(
             method=self.method.currentData(),
             model=self.model.currentData() if self.model.currentData() != OTHER_MODEL else None,
             iterations=self.iterations.value(),
@@ -183,10 +183,10 @@ class RestorePanel(QWidget):
             lam=self.lam.value(),
             seed=self.seed.value(),
             device=self.device.currentData(),
-            box=self._box.xywh() if self._box is not None else None,
+            box=box,
         )
 
-    def set_settings(self, s: RestoreSettings) -> None:
+    def set_options(self, s: RestoreOptions) -> None:
         _select(self.method, s.method)
         if s.model is not None and self.model.findData(s.model) < 0:
             self._add_model(s.model, s.model)
@@ -198,15 +198,15 @@ class RestorePanel(QWidget):
         _select(self.device, s.device)
 
     def to_dict(self) -> dict:
-        values = dataclasses.asdict(self.settings())
+        """The settings to remember (the box belongs to the document, not to the panel)."""
+        values = self.options().record()
         values.pop("box")
         return values
 
     def load_dict(self, values: dict) -> None:
-        known = {f.name for f in dataclasses.fields(RestoreSettings)} - {"box"}
         # Settings written by another version may not fit: then the defaults stay.
-        with contextlib.suppress(TypeError, ValueError):
-            self.set_settings(RestoreSettings(**{k: v for k, v in values.items() if k in known}))
+        with contextlib.suppress(TypeError, ValueError, AttributeError):
+            self.set_options(replace(RestoreOptions.from_record(values), box=None))
 
     def set_models(self, names: list[str]) -> None:
         """Fill the model list once the engine has loaded (in the background, after the window shows)."""
@@ -236,7 +236,7 @@ class RestorePanel(QWidget):
         self.seed.setValue(random.randrange(0, 2**31 - 1))
 
     def set_box(self, box: Bounds | None) -> None:
-        self._box = box
+        """Show the document's context box."""
         if box is None:
             self.box_label.setText(
                 "None. Draw one with the box tool (X) around a face to use the face model."
@@ -247,10 +247,9 @@ class RestorePanel(QWidget):
 
     def _update_enabled(self) -> None:
         method = self.method.currentData()
-        latent = method in ("auto", "latent")
         for w in (self.iterations, self.starts, self.lam):
-            w.setEnabled(latent)
-        self.model.setEnabled(method != "classic")
+            w.setEnabled(method in LATENT_SETTINGS)
+        self.model.setEnabled(uses_model(method))
 
     # ----- progress -----
     def set_running(self, running: bool) -> None:

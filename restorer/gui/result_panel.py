@@ -19,11 +19,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from restorer.core.maskops import Bounds, mask_bounds
-from restorer.gui.history import PendingResult
-from restorer.gui.jobs import float_to_u8
+from restorer.core.maskops import mask_bounds
+from restorer.core.types import Bounds
+from restorer.editing.history import PendingResult
+from restorer.editing.pyramid import to_display8
 from restorer.gui.layers import ArrayImage
-from restorer.gui.pyramid import to_display8
 from restorer.gui.settings import set_icon
 
 THUMB = 112
@@ -33,8 +33,10 @@ SMOOTH = Qt.TransformationMode.SmoothTransformation
 def candidate_thumbnail(window8: np.ndarray, hole: np.ndarray, candidate: np.ndarray) -> np.ndarray:
     """The candidate pasted into its hole (no blending: fast, honest), cropped to the hole and a margin
     so that candidates differing in a small hole do not all look alike at thumbnail size."""
+    from restorer.core.imageio import from_float
+
     out = np.repeat(window8[..., None], 3, axis=2) if window8.ndim == 2 else window8.copy()
-    cand = float_to_u8(candidate)
+    cand = from_float(candidate, np.uint8)
     if cand.shape[2] == 1:
         cand = np.repeat(cand, 3, axis=2)
     out[hole] = cand[hole]
@@ -147,11 +149,9 @@ class ResultPanel(QWidget):
         pending, index = self._pending, self.region.currentIndex()
         if pending is not None and 0 <= index < len(pending.regions):
             region = pending.regions[index]
-            bounds = Bounds.from_xywh(region.box)
-            window8 = to_display8(self._pixels[bounds.slices])
-            hole = np.asarray(region.hole, bool)[: window8.shape[0], : window8.shape[1]]
+            window8 = to_display8(self._pixels[region.box.slices])
             for k, (cand, loss) in enumerate(zip(region.candidates, region.losses, strict=False)):
-                thumb = candidate_thumbnail(window8, hole, cand[: window8.shape[0], : window8.shape[1]])
+                thumb = candidate_thumbnail(window8, region.hole, cand)
                 pixmap = QPixmap.fromImage(ArrayImage(np.ascontiguousarray(thumb))).scaled(
                     THUMB,
                     THUMB,

@@ -22,11 +22,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from restorer.core.maskops import Bounds
-from restorer.gui import session as sessions
+from restorer.core.types import Bounds
+from restorer.editing import session as sessions
+from restorer.editing.document import Document
 from restorer.gui.actions import build_actions, build_menus, build_toolbars
 from restorer.gui.canvas import Canvas
-from restorer.gui.document import Document
 from restorer.gui.restore_controller import RestoreController
 from restorer.gui.restore_panel import RestorePanel
 from restorer.gui.result_panel import ResultPanel
@@ -90,6 +90,7 @@ class MainWindow(FilesMixin, CommandsMixin, QMainWindow):
         self._grow_radius = 2
         self._sensitivity = 0.5
         self._restoring_doc: Document | None = None  # the document the running restore started from
+        self._choosing = 0  # candidates being blended in worker threads
 
         self.canvas = Canvas()
         self.welcome = WelcomePage(SAMPLE_PHOTO.is_file())
@@ -243,8 +244,10 @@ class MainWindow(FilesMixin, CommandsMixin, QMainWindow):
         self.doc = doc
         self._session = None
         self.canvas.set_document(doc, layer)
-        self.restore_panel.set_box(None)
-        self.result_panel.set_pending(None, None)
+        self.restore_panel.set_box(doc.box if doc is not None else None)
+        self.result_panel.set_pending(
+            doc.pending if doc is not None else None, doc.photo.pixels if doc else None
+        )
         if doc is None:
             self.stack.setCurrentWidget(self.welcome)
             self.setWindowTitle("Restorer")
@@ -275,6 +278,8 @@ class MainWindow(FilesMixin, CommandsMixin, QMainWindow):
             if doc.pending is not None:
                 self.result_dock.show()
                 self.result_dock.raise_()
+        elif kind == "box":
+            self.restore_panel.set_box(self.doc.box)
 
     # ----- view -----
     def fit_view(self) -> None:

@@ -9,7 +9,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QInputDialog, QMessageBox
 
-from restorer.core.maskops import Bounds
+from restorer.core.types import Bounds, RestoreResult
 from restorer.gui.canvas import Tool
 
 
@@ -22,26 +22,22 @@ class CommandsMixin:
         self.commands.tools[tool].setChecked(True)
 
     def undo(self) -> None:
-        doc = self.doc
-        if doc is None or doc.stroking:
-            return
-        entry = doc.history.next_undo()
-        if entry is not None and entry.changes_pixels and self.controller.running:
-            self.statusBar().showMessage("Wait for the restoration to finish before undoing this", 5000)
-            return
-        if doc.undo():
-            self.statusBar().showMessage(f"Undid {entry.label.lower()}", 3000)
+        self._step(back=True)
 
     def redo(self) -> None:
+        self._step(back=False)
+
+    def _step(self, back: bool) -> None:
         doc = self.doc
         if doc is None or doc.stroking:
             return
-        entry = doc.history.next_redo()
+        entry = doc.history.next_undo() if back else doc.history.next_redo()
+        verb = "undo" if back else "redo"
         if entry is not None and entry.changes_pixels and self.controller.running:
-            self.statusBar().showMessage("Wait for the restoration to finish before redoing this", 5000)
+            self.statusBar().showMessage(f"Wait for the restoration to finish before {verb}ing this", 5000)
             return
-        if doc.redo():
-            self.statusBar().showMessage(f"Redid {entry.label.lower()}", 3000)
+        if doc.undo() if back else doc.redo():
+            self.statusBar().showMessage(f"{'Undid' if back else 'Redid'} {entry.label.lower()}", 3000)
 
     def _mask_command(self, action: Callable[[], bool], done: str) -> None:
         if self.doc is None or self.doc.stroking:
@@ -116,15 +112,14 @@ class CommandsMixin:
         self.statusBar().showMessage("Detecting damage…")
         self.run_in_thread(detect, done, lambda text: self.show_error("Detection failed", text))
 
-    # ----- context box -----
+    # ----- context box (part of the document: drawing and clearing it are undo steps) -----
     def _box_drawn(self, bounds: Bounds) -> None:
-        self.canvas.set_context_box(bounds)
-        self.restore_panel.set_box(bounds)
-        self._autosave_timer.start()
+        if self.doc is not None and self.doc.set_box(bounds):
+            self.statusBar().showMessage("Context box drawn (Ctrl+Z to undo)", 3000)
 
     def clear_context_box(self) -> None:
-        self.canvas.set_context_box(None)
-        self.restore_panel.set_box(None)
+        if self.doc is not None and self.doc.set_box(None):
+            self.statusBar().showMessage("Context box cleared (Ctrl+Z to undo)", 3000)
 
     # ----- restoring -----
     def start_restore(self) -> None:
@@ -154,24 +149,28 @@ class CommandsMixin:
         self.restore_dock.show()
         self.restore_dock.raise_()
         self._restoring_doc = doc
-        self.controller.start(doc.photo, doc.mask, self.restore_panel.settings())
+        self.controller.start(doc.photo, doc.mask, self.restore_panel.options(box=doc.box))
 
     def cancel_restore(self) -> None:
         self.controller.cancel()
 
-    def _restore_finished(self, value) -> None:
+    def _restore_finished(self, result: RestoreResult | None) -> None:
         doc = self.doc
-        if value is None or doc is None or doc is not self._restoring_doc:
+        if result is None or doc is None or doc is not self._restoring_doc:
             # stopped, or the user opened another photo meanwhile: this result belongs to no open photo
             self.statusBar().showMessage("Restoration stopped", 4000)
             return
-        result, options = value
-        if not result.regions:
+        if not result.patches:
             why = "\n".join(result.warnings) or "the mask was empty"
             self.show_error("Nothing was filled", why)
             return
-        pending = doc.pending_from_result(result, options)
-        del result  # drop the engine's full-size copy of the photo now
+        from restorer.core.errors import RestorerError
+
+        try:
+            pending = doc.pending_from_result(result)
+        except RestorerError as exc:
+            self.show_error("Cannot show the result", str(exc))
+            return
         doc.show_result(pending)
         n = len(pending.regions)
         self.statusBar().showMessage(
@@ -181,6 +180,7 @@ class CommandsMixin:
         )
 
     def choose_candidate(self, region: int, candidate: int) -> None:
+        """Blend another candidate into one region: one window's work, in a worker thread."""
         doc = self.doc
         if doc is None or doc.pending is None:
             return
@@ -188,17 +188,32 @@ class CommandsMixin:
             self.statusBar().showMessage("Wait for the restoration to finish", 4000)
             self.result_panel.refresh_choice()
             return
-        from restorer.core import pipeline
-        from restorer.core.errors import RestorerError
-
+        choice = doc.begin_choice(region, candidate)
+        if choice is None:
+            return
         QGuiApplication.setOverrideCursor(Qt.CursorShape.BusyCursor)
-        try:
-            doc.reblend_candidate(region, candidate, pipeline.reblend)
-        except RestorerError as exc:
-            self.show_error("Cannot use this candidate", str(exc))
-            self.result_panel.refresh_choice()
-        finally:
+        self._choosing += 1
+
+        def settle() -> None:
             QGuiApplication.restoreOverrideCursor()
+            self._choosing -= 1
+
+        def done(patch) -> None:
+            settle()
+            if self.doc is not doc or not doc.finish_choice(choice, patch):
+                self.result_panel.refresh_choice()  # the result changed meanwhile: nothing to record
+
+        def failed(text: str) -> None:
+            settle()
+            self.show_error("Cannot use this candidate", text)
+            self.result_panel.refresh_choice()
+
+        self.run_in_thread(choice.compose, done, failed)
+
+    @property
+    def choosing(self) -> bool:
+        """A candidate is being blended in."""
+        return self._choosing > 0
 
     def accept_result(self) -> None:
         if self.doc is not None and self.doc.accept():

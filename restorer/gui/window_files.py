@@ -9,14 +9,19 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QDragEnterEvent, QDropEvent, QGuiApplication
 from PySide6.QtWidgets import QFileDialog, QMessageBox
 
-from restorer.core.maskops import Bounds
-from restorer.gui import session as sessions
-from restorer.gui.document import Document
+from restorer.editing import session as sessions
+from restorer.editing.document import Document
 from restorer.gui.settings import settings
 
 SAMPLE_PHOTO = Path(__file__).resolve().parents[2] / "resources" / "sample-photo.png"
-PHOTO_FILTER = "Photos (*.png *.tif *.tiff *.jpg *.jpeg *.webp);;All files (*)"
 MAX_RECENT = 10
+
+
+def photo_filter() -> str:
+    """The open dialog's filter: the formats imageio reads (imported on use: the window starts without)."""
+    from restorer.core.imageio import READ_SUFFIXES
+
+    return f"Photos ({' '.join('*' + s for s in READ_SUFFIXES)});;All files (*)"
 
 
 def load_photo(path: Path):
@@ -34,7 +39,7 @@ class FilesMixin:
     # ----- opening -----
     def open_dialog(self) -> None:
         folder = settings().value("last_folder", str(Path.home()))
-        path, _ = QFileDialog.getOpenFileName(self, "Open a photo", folder, PHOTO_FILTER)
+        path, _ = QFileDialog.getOpenFileName(self, "Open a photo", folder, photo_filter())
         if path:
             self.open_path(Path(path))
 
@@ -120,12 +125,11 @@ class FilesMixin:
             return
         if self._session is None:
             self._session = sessions.SessionStore.create()
-        extra = {"settings": self.restore_panel.to_dict()}
-        if self.canvas.context_box is not None:
-            extra["box"] = list(self.canvas.context_box.xywh())
+        from restorer.core.errors import RestorerError
+
         try:
-            self._session.save(doc, extra)
-        except (OSError, TypeError, ValueError) as exc:
+            self._session.save(doc, {"settings": self.restore_panel.to_dict()})
+        except (OSError, RestorerError, TypeError, ValueError) as exc:
             self.statusBar().showMessage(f"Autosave failed: {exc}", 10_000)
             return
         self._saved_revision = doc.history.revision
@@ -166,8 +170,6 @@ class FilesMixin:
             self._session = sessions.SessionStore.adopt(info, entries)
             self._exported_revision = -1  # recovered work has not been exported
             self.restore_panel.load_dict(info.manifest.get("settings", {}))
-            if info.manifest.get("box"):
-                self._box_drawn(Bounds.from_xywh(info.manifest["box"]))
             self._update_actions()
             note = " (the photo file has changed since)" if changed else ""
             self.statusBar().showMessage(f"Recovered {info.changes} change(s){note}", 8000)
@@ -179,7 +181,7 @@ class FilesMixin:
         if self.doc is None:
             return
         if path is None:
-            chosen, _ = QFileDialog.getOpenFileName(self, "Import a mask", self._folder(), PHOTO_FILTER)
+            chosen, _ = QFileDialog.getOpenFileName(self, "Import a mask", self._folder(), photo_filter())
             if not chosen:
                 return
             path = Path(chosen)
@@ -230,14 +232,13 @@ class FilesMixin:
 
     def export(self, request, wait: bool = False) -> bool:
         """Write the export in a worker thread (or right here when ``wait``, e.g. while closing)."""
-        from restorer.gui import exporting
+        from restorer.editing import export as exporting
+        from restorer.editing.retry import describe_error
 
         doc = self.doc
         try:
             photo, mask, record = exporting.snapshot(doc, request)
-        except Exception as exc:  # the record needs the engine; report, don't crash
-            from restorer.gui.jobs import describe_error
-
+        except Exception as exc:  # report, don't crash
             self.show_error("Cannot export", describe_error(exc))
             return False
         revision = doc.history.revision
@@ -255,8 +256,6 @@ class FilesMixin:
         if not wait:
             self.run_in_thread(work, done, lambda t: self.show_error("Cannot export", t))
             return True
-        from restorer.gui.jobs import describe_error
-
         try:
             done(work())
         except Exception as exc:

@@ -13,19 +13,13 @@ import threading
 import weakref
 from collections.abc import Callable, Generator
 
-import numpy as np
 from PySide6.QtCore import QThread, Signal
 from shiboken6 import isValid
 
-from restorer.gui.jobs import (
-    FINISHED,
-    Attempt,
-    Throttle,
-    describe_error,
-    is_out_of_memory,
-    preview_frame,
-    window_of,
-)
+from restorer.core.errors import RestorerError
+from restorer.core.types import Bounds, Event, RegionFinished, RegionProgress, RegionStarted, WindowPatch
+from restorer.editing.preview import FINISHED, Throttle, preview_frame, window_of
+from restorer.editing.retry import Attempt, describe_error, is_out_of_memory
 
 PREVIEW_FPS = 12.0
 PROGRESS_HZ = 20.0
@@ -41,7 +35,7 @@ def running_threads() -> list[QThread]:
 
 # A job factory builds the engine generator inside the worker thread (so torch loads there),
 # for one attempt (starts, device), with a should_stop callable.
-JobFactory = Callable[[Attempt, Callable[[], bool]], Generator]
+JobFactory = Callable[[Attempt, Callable[[], bool]], Generator[Event, None, object]]
 
 
 class JobThread(QThread):
@@ -62,7 +56,7 @@ class JobThread(QThread):
         self._unfilled = None  # the part of it that no finished region has filled yet
         self._abort = threading.Event()
         # Progress events carry no box: each region's comes from its RegionStarted event.
-        self._region_boxes: dict[int, tuple[int, int, int, int]] = {}
+        self._region_boxes: dict[int, Bounds] = {}
         _threads.add(self)
 
     def cancel(self) -> None:
@@ -107,40 +101,39 @@ class JobThread(QThread):
         finally:
             job.close()
 
-    def _forward(self, ev, previews: Throttle, progress: Throttle) -> None:
-        render = getattr(ev, "preview", None)
-        if render is None:  # region started / finished: always forwarded
-            if hasattr(ev, "count") and getattr(ev, "box", None) is not None:
-                self._region_boxes[ev.index] = tuple(ev.box)
-            result = getattr(ev, "result", None)
-            if result is not None:
-                self._show_finished(result)
-            self.event.emit(ev)
+    def _forward(self, ev: Event, previews: Throttle, progress: Throttle) -> None:
+        if isinstance(ev, RegionProgress):
+            if progress.ready() or ev.iteration >= ev.total:
+                self.event.emit(ev)
+            self._show_progress(ev, previews)
             return
-        last = getattr(ev, "iteration", 0) >= getattr(ev, "total", 1)
-        if progress.ready() or last:
-            self.event.emit(ev)
-        box = self._region_boxes.get(ev.index)
-        if self._unfilled is not None and box is not None and previews.ready():
-            # Over the holes this region still has to fill, not over ones earlier regions filled.
-            hole = window_of(self._unfilled, box)
-            self.preview.emit(
-                preview_frame(ev.index, box, render(), hole, self._unfilled.shape, ev.iteration)
-            )
+        if isinstance(ev, RegionStarted):
+            self._region_boxes[ev.index] = ev.box
+        elif isinstance(ev, RegionFinished):
+            self._show_finished(ev.patch)
+        self.event.emit(ev)  # region started / finished: always forwarded
 
-    def _show_finished(self, result) -> None:
-        """A finished region shows its best fill (pasted, not yet blended) until the whole job ends."""
-        if self._unfilled is None or not result.candidates:
+    def _show_progress(self, ev: RegionProgress, previews: Throttle) -> None:
+        box = self._region_boxes.get(ev.index)
+        if self._unfilled is None or box is None or not previews.ready():
             return
-        chosen = getattr(result, "chosen", 0)
-        candidate = result.candidates[chosen]
-        frame = preview_frame(
-            result.index, result.box, candidate, result.hole, self._unfilled.shape, FINISHED
-        )
+        try:
+            image = ev.preview()  # a network forward pass: only when a frame will be shown
+        except RestorerError:  # a method whose progress carries no preview
+            return
+        # Over the holes this region still has to fill, not over ones earlier regions filled.
+        hole = window_of(self._unfilled, box)
+        self.preview.emit(preview_frame(ev.index, box, image, hole, self._unfilled.shape, ev.iteration))
+
+    def _show_finished(self, patch: WindowPatch) -> None:
+        """A finished region shows its chosen fill (pasted, not yet blended) until the whole job ends."""
+        if self._unfilled is None or not patch.candidates:
+            return
+        candidate = patch.candidates[patch.chosen]
+        frame = preview_frame(patch.index, patch.box, candidate, patch.hole, self._unfilled.shape, FINISHED)
         self.preview.emit(frame)
-        bounds = frame.bounds
-        inner = bounds.shifted(-result.box[1], -result.box[0])
-        self._unfilled[bounds.slices] &= ~np.asarray(result.hole, bool)[inner.slices]
+        inner = frame.bounds.relative_to(patch.box)
+        self._unfilled[frame.bounds.slices] &= ~patch.hole[inner.slices]
 
 
 def _free_gpu_memory() -> None:
@@ -152,7 +145,7 @@ def _free_gpu_memory() -> None:
 
 
 class CallThread(QThread):
-    """Runs ``fn()`` once off the GUI thread: open a photo, re-blend a candidate, load the engine."""
+    """Runs ``fn()`` once off the GUI thread: open a photo, blend a candidate, load the engine."""
 
     succeeded = Signal(object)
     failed = Signal(str)

@@ -1,10 +1,11 @@
 """Inpainting benchmark in the manner of Yeh et al. (CVPR 2017), Table 1.
 
 Every test image is framed at the model resolution, damaged with each mask type, filled by each
-method, and scored against the ground truth with PSNR and SSIM over the whole image (as in the
-paper, so known pixels count too), twice: with the generated pixels pasted into the hole, and
-with them Poisson-blended in. Filled images are rounded to 8 bits before scoring, as a user
-saving the result would get them.
+fill method of the registry (``restorer.core.methods``), and scored against the ground truth with
+PSNR and SSIM over the whole image (as in the paper, so known pixels count too), twice: with the
+fill pasted into the hole, and put in as the app puts it (``restorer.core.patches.compose``:
+Poisson-blended for methods that blend, pasted for the others). Fills are composed into the
+8-bit damaged image, so scores are of what a user saving the result would get.
 
 ``evaluate`` is a generator (the engine's long-job convention): it yields ``EvalProgress`` and
 returns an ``EvalResult``, or None when stopped; ``write_report`` turns the result into
@@ -17,21 +18,29 @@ import time
 from collections.abc import Callable, Generator, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
-import torch
 
+from restorer.core import methods as registry
 from restorer.core.errors import RestorerError
-from restorer.core.weights import DEFAULT_MODELS, LoadedModel, load_model, resolve_model
+from restorer.core.imageio import atomic_write, from_float
+from restorer.core.methods import FillMethod
+from restorer.core.patches import compose
+from restorer.core.types import RestoreOptions
+from restorer.core.weights import DEFAULT_MODELS
 from restorer.training.masks import MASK_TYPES
 
-METHODS = ("latent", "context-encoder", "classic")
 BLENDS = ("paste", "blend")
 # A perfect fill has infinite PSNR; averages cap each image at this value. One 8-bit level of
 # error in a single pixel of a 64x64 RGB image already scores ~89 dB, so the cap hides nothing.
 PSNR_CAP_DB = 100.0
 # Hole pixels handed to a method are set to mid-grey so that no ground truth can leak into a fill.
 HOLE_FILL_VALUE = 0.5
+# Frame size when no method needs a model (the shipped face models' resolution).
+MODEL_FREE_RESOLUTION = 64
+# The EvalSettings field naming the model for each model kind; other kinds get their default model.
+MODEL_SETTING = {"dcgan": "model", "context-encoder": "ce_model"}
 # Yeh et al. (2017), Table 1, CelebA: PSNR in dB of the Context Encoder and of their method.
 PAPER_CELEBA_PSNR = {
     "center": (21.3, 19.4),
@@ -41,17 +50,30 @@ PAPER_CELEBA_PSNR = {
 }
 
 
+def method_names() -> tuple[str, ...]:
+    """Every registered fill method, in display order: what ``restorer eval`` runs by default."""
+    return tuple(registry.methods())
+
+
+def searches_latents(method: FillMethod) -> bool:
+    """A GAN (dcgan) model fills by latent search: ``starts`` latents per frame for ``iterations`` steps.
+
+    Such a method optimises frames x starts as one batch and reports optimisation steps as progress.
+    """
+    return method.model_kind == "dcgan"
+
+
 @dataclass(frozen=True)
 class EvalSettings:
     masks: tuple[str, ...] = tuple(MASK_TYPES)
-    methods: tuple[str, ...] = METHODS
+    methods: tuple[str, ...] = field(default_factory=method_names)
     limit: int | None = 500  # images; None = every image in the data
     model: str = DEFAULT_MODELS["dcgan"]
     ce_model: str = DEFAULT_MODELS["context-encoder"]
     iterations: int = 1500  # latent
     starts: int = 16  # latent: random starts per image, optimised as one batch
     lam: float = 0.003  # latent: prior weight
-    batch: int = 64  # images per forward pass (latent: images x starts per optimisation batch)
+    batch: int = 64  # images per fill pass (latent: images x starts per optimisation batch)
     seed: int = 0
     device: str = "auto"
     examples: int = 2  # grid rows per mask type
@@ -60,9 +82,10 @@ class EvalSettings:
         unknown = [m for m in self.masks if m not in MASK_TYPES]
         if unknown:
             raise RestorerError(f"unknown mask type {unknown[0]!r} (choose from {', '.join(MASK_TYPES)})")
-        unknown = [m for m in self.methods if m not in METHODS]
+        known = method_names()
+        unknown = [m for m in self.methods if m not in known]
         if unknown:
-            raise RestorerError(f"unknown method {unknown[0]!r} (choose from {', '.join(METHODS)})")
+            raise RestorerError(f"unknown method {unknown[0]!r} (choose from {', '.join(known)})")
         if not self.masks or not self.methods:
             raise RestorerError("at least one mask type and one method are needed")
         for name in ("iterations", "starts", "batch"):
@@ -71,6 +94,17 @@ class EvalSettings:
         if self.limit is not None and self.limit < 1:
             raise RestorerError("--limit must be at least 1")
 
+    def options(self, method: str) -> RestoreOptions:
+        """The restore options a user would give to fill with ``method`` (paste vs blend is ours)."""
+        return RestoreOptions(
+            method=method,
+            iterations=self.iterations,
+            starts=self.starts,
+            lam=self.lam,
+            seed=self.seed,
+            device=self.device,
+        )
+
 
 @dataclass
 class EvalProgress:
@@ -78,7 +112,7 @@ class EvalProgress:
     mask: str
     done: int  # images finished for this method and mask type
     total: int
-    iteration: int = 0  # latent only: the current image's optimisation step
+    iteration: int = 0  # latent search only: the current batch's optimisation step
     iterations: int = 0
 
 
@@ -89,12 +123,12 @@ class EvalResult:
     resolution: int
     n_images: int
     device: str
-    models: dict[str, dict[str, str]]  # method -> {"name", "sha256"}
+    models: dict[str, dict[str, str]]  # method -> {"name", "sha256"}, for methods with a model
     # (mask, method, blend) -> per-image scores, in image order
     psnr: dict[tuple[str, str, str], np.ndarray] = field(default_factory=dict)
     ssim: dict[tuple[str, str, str], np.ndarray] = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=dict)  # method -> time spent filling
-    # mask -> {"damaged" | "truth" | method: uint8 (examples, R, R, 3)}, blended fills
+    # mask -> {"damaged" | "truth" | method: uint8 (examples, R, R, 3)}, fills as the app puts them in
     examples: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)
 
     def images_per_second(self, method: str) -> float:
@@ -130,81 +164,48 @@ def damage(truth: np.ndarray, holes: np.ndarray) -> np.ndarray:
     return image
 
 
-def to_uint8(image: np.ndarray) -> np.ndarray:
-    return np.round(np.clip(image, 0.0, 1.0) * 255.0).astype(np.uint8)
+def put_in(damaged: np.ndarray, holes: np.ndarray, fills: np.ndarray, blend: bool) -> np.ndarray:
+    """uint8 (N, R, R, 3): each fill (float, [0, 1]) composed into its damaged image as the app does it."""
+    out = damaged.copy()
+    for image, hole, fill in zip(out, holes, fills, strict=True):
+        image[hole] = compose(image, hole, fill, blend)
+    return out
 
 
-# --- methods: each fills a batch (N, R, R, 3) float32 and returns full generated images ----------
+# --- models --------------------------------------------------------------------------------------
 
 
-def _load(name: str, kind: str, device: torch.device) -> LoadedModel:
-    model = load_model(resolve_model(name), device)
-    if model.kind != kind:
-        raise RestorerError(f"model {model.name!r} is a {model.kind} model; a {kind} model is needed here")
-    if kind == "dcgan" and "discriminator" not in model.nets:
-        raise RestorerError(f"model {model.name!r} has no discriminator, which the latent method needs")
-    return model
+def load_models(settings: EvalSettings, device: Any) -> dict[str, Any]:
+    """method name -> weights.LoadedModel for every method that needs one, each checked by its method."""
+    from restorer.core.weights import load_model, resolve_model
 
-
-def _fill_latent(
-    model: LoadedModel,
-    damaged: np.ndarray,
-    holes: np.ndarray,
-    settings: EvalSettings,
-    first_index: int,
-    should_stop: Callable[[], bool] | None,
-) -> Generator[int, None, np.ndarray | None]:
-    """Yeh et al.'s latent optimisation for a chunk of images at once (N images x K starts, one batch).
-
-    Image i uses seed ``settings.seed + first_index + i``, as a one-image run would.
-    Yields the iteration; returns the best start's image per image, or None if stopped.
-    """
-    from restorer.core.latent import LatentConfig, optimise_latent_batch
-
-    config = LatentConfig(
-        iterations=settings.iterations,
-        starts=settings.starts,
-        lam=settings.lam,
-        seed=settings.seed + first_index,
-        device=settings.device,
-    )
-    images = torch.from_numpy(damaged).permute(0, 3, 1, 2) * 2.0 - 1.0
-    g, d = model.nets["generator"], model.nets["discriminator"]
-    best = yield from optimise_latent_batch(g, d, images, torch.from_numpy(holes), config, should_stop)
-    if best is None:
-        return None
-    return ((best.float().cpu().permute(0, 2, 3, 1).numpy() + 1.0) / 2.0).clip(0.0, 1.0).astype(damaged.dtype)
-
-
-@torch.no_grad()
-def _fill_context_encoder(model: LoadedModel, damaged: np.ndarray, holes: np.ndarray) -> np.ndarray:
-    """The whole batch in one forward pass.
-
-    Does what ``restorer.core.context_fill.fill_with_context_encoder`` does for one image (hole
-    zeroed, known-mask channel, eval mode, clamp); a test checks the two agree.
-    """
-    from restorer.core.networks import make_context_input
-
-    net = model.nets["context_encoder"]
-    device = next(net.parameters()).device
-    image = torch.from_numpy(damaged).permute(0, 3, 1, 2).to(device) * 2.0 - 1.0
-    known = torch.from_numpy(~holes)[:, None].to(device, torch.float32)
-    prediction = net(make_context_input(image, known)).clamp(-1.0, 1.0)
-    return ((prediction.permute(0, 2, 3, 1).cpu().numpy() + 1.0) / 2.0).astype(np.float32)
-
-
-def _fill_classic(damaged: np.ndarray, holes: np.ndarray) -> np.ndarray:
-    from restorer.core.fills import diffusion_fill
-
-    return np.stack([diffusion_fill(img, hole) for img, hole in zip(damaged, holes, strict=True)]).astype(
-        np.float32
-    )
-
-
-def _blend(damaged: np.ndarray, generated: np.ndarray, holes: np.ndarray) -> np.ndarray:
-    from restorer.core.poisson import poisson_blend
-
-    return np.stack([poisson_blend(d, g, h) for d, g, h in zip(damaged, generated, holes, strict=True)])
+    by_kind: dict[str, Any] = {}
+    models: dict[str, Any] = {}
+    for name in settings.methods:
+        method = registry.get(name)
+        kind = method.model_kind
+        if kind is None:
+            continue
+        if kind not in by_kind:
+            setting = MODEL_SETTING.get(kind)
+            wanted = getattr(settings, setting) if setting else DEFAULT_MODELS.get(kind)
+            if wanted is None:
+                raise RestorerError(f"no {kind} model to evaluate the {name} method with")
+            model = load_model(resolve_model(wanted), device)
+            if model.kind != kind:
+                raise RestorerError(
+                    f"model {model.name!r} is a {model.kind} model; a {kind} model is needed here"
+                )
+            by_kind[kind] = model
+        problem = method.model_problem(by_kind[kind])
+        if problem:
+            raise RestorerError(problem)
+        models[name] = by_kind[kind]
+    sizes = {name: m.resolution for name, m in models.items()}
+    if len(set(sizes.values())) > 1:
+        shown = ", ".join(f"{name} {size} px" for name, size in sizes.items())
+        raise RestorerError(f"the models must have one resolution to be compared ({shown})")
+    return models
 
 
 # --- scoring -------------------------------------------------------------------------------------
@@ -230,46 +231,19 @@ def _batches(n: int, size: int) -> Iterator[slice]:
         yield slice(start, min(start + size, n))
 
 
-def _generate(
-    method: str,
-    models: dict[str, LoadedModel],
-    damaged: np.ndarray,
-    holes: np.ndarray,
-    settings: EvalSettings,
-    first_index: int,
-    should_stop: Callable[[], bool] | None,
-) -> Generator[int, None, np.ndarray | None]:
-    """Full generated images float32 (N, R, R, 3) in [0, 1] for one batch; latent yields its iterations."""
-    if method == "latent":
-        return (yield from _fill_latent(models[method], damaged, holes, settings, first_index, should_stop))
-    if method == "context-encoder":
-        return _fill_context_encoder(models[method], damaged, holes)
-    return _fill_classic(damaged, holes)
-
-
-def _load_models(settings: EvalSettings, device: torch.device) -> dict[str, LoadedModel]:
-    models: dict[str, LoadedModel] = {}
-    if "latent" in settings.methods:
-        models["latent"] = _load(settings.model, "dcgan", device)
-    if "context-encoder" in settings.methods:
-        models["context-encoder"] = _load(settings.ce_model, "context-encoder", device)
-    if len({m.resolution for m in models.values()}) > 1:
-        raise RestorerError("the latent and context-encoder models have different resolutions")
-    return models
-
-
 def evaluate(
     data: Sequence[str | Path],
-    settings: EvalSettings = EvalSettings(),
+    settings: EvalSettings | None = None,
     should_stop: Callable[[], bool] | None = None,
 ) -> Generator[EvalProgress, None, EvalResult | None]:
     """Fill and score every image x mask type x method; see the module docstring."""
     from restorer.core.latent import resolve_device
 
+    settings = settings or EvalSettings()
     settings.check()
     device = resolve_device(settings.device)
-    models = _load_models(settings, device)
-    size = next(iter(models.values())).resolution if models else 64
+    models = load_models(settings, device)
+    size = next(iter(models.values())).resolution if models else MODEL_FREE_RESOLUTION
     truth = load_images(data, size, settings.limit)
     n = len(truth)
     n_ex = min(settings.examples, n)
@@ -283,59 +257,57 @@ def evaluate(
     )
     for mask_type in settings.masks:
         holes = make_holes(mask_type, n, size, settings.seed)
-        damaged = damage(truth, holes)
-        examples = {"damaged": to_uint8(damaged[:n_ex]), "truth": truth[:n_ex]}
-        for method in settings.methods:
-            # latent optimises `batch` images x `starts` starts as one batch; the others batch images only
-            step = max(1, settings.batch // settings.starts) if method == "latent" else settings.batch
+        frames = damage(truth, holes)
+        damaged = from_float(frames, np.uint8)
+        examples = {"damaged": damaged[:n_ex], "truth": truth[:n_ex]}
+        for name in settings.methods:
+            method = registry.get(name)
+            latent = searches_latents(method)
+            # a latent search optimises `batch` rows = images x starts; the others take `batch` images
+            step = max(1, settings.batch // settings.starts) if latent else settings.batch
             scores: dict[str, list[tuple[np.ndarray, np.ndarray]]] = {b: [] for b in BLENDS}
             for sl in _batches(n, step):
                 t0 = time.perf_counter()
-                job = _generate(method, models, damaged[sl], holes[sl], settings, sl.start, should_stop)
+                job = method.fill_frames(
+                    frames[sl],
+                    holes[sl],
+                    settings.options(name),
+                    models.get(name),
+                    settings.seed + sl.start,
+                    should_stop,
+                )
                 while True:
                     try:
-                        iteration = next(job)
+                        ticks = next(job)
                     except StopIteration as stop:
-                        generated = stop.value
+                        fills = stop.value
                         break
-                    yield EvalProgress(method, mask_type, sl.start, n, iteration, settings.iterations)
-                if generated is None:
+                    if latent:
+                        yield EvalProgress(name, mask_type, sl.start, n, ticks, settings.iterations)
+                if fills is None:
                     return None
-                h = holes[sl][..., None]
-                filled = {"paste": np.where(h, generated, damaged[sl])}
-                # As in the app, classic fills already meet the hole's edge and are never blended.
+                filled = {"paste": put_in(damaged[sl], holes[sl], fills, blend=False)}
+                # As in the app: blended when the method blends; fills that meet the edge stay pasted.
                 filled["blend"] = (
-                    filled["paste"]
-                    if method == "classic"
-                    else np.where(h, _blend(damaged[sl], generated, holes[sl]), damaged[sl])
+                    put_in(damaged[sl], holes[sl], fills, blend=True) if method.blends else filled["paste"]
                 )
-                result.seconds[method] = result.seconds.get(method, 0.0) + time.perf_counter() - t0
+                result.seconds[name] = result.seconds.get(name, 0.0) + time.perf_counter() - t0
                 for blend in BLENDS:
-                    filled[blend] = to_uint8(filled[blend])
                     scores[blend].append(score(truth[sl], filled[blend]))
                 if sl.start < n_ex:
                     keep = filled["blend"][: n_ex - sl.start]
-                    examples[method] = np.concatenate([examples.get(method, keep[:0]), keep])
-                yield EvalProgress(method, mask_type, sl.stop, n)
+                    examples[name] = np.concatenate([examples.get(name, keep[:0]), keep])
+                yield EvalProgress(name, mask_type, sl.stop, n)
                 if should_stop is not None and should_stop():
                     return None
             for blend in BLENDS:
-                result.psnr[mask_type, method, blend] = np.concatenate([p for p, _ in scores[blend]])
-                result.ssim[mask_type, method, blend] = np.concatenate([q for _, q in scores[blend]])
+                result.psnr[mask_type, name, blend] = np.concatenate([p for p, _ in scores[blend]])
+                result.ssim[mask_type, name, blend] = np.concatenate([q for _, q in scores[blend]])
         result.examples[mask_type] = examples
     return result
 
 
 # --- reports ---------------------------------------------------------------------------------------
-
-
-def _atomic_write(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    try:
-        tmp.write_bytes(data)
-        tmp.replace(path)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 def results_json(result: EvalResult) -> dict:
@@ -377,13 +349,15 @@ def results_json(result: EvalResult) -> dict:
 def results_markdown(result: EvalResult) -> str:
     s = result.settings
     r = result.resolution
+    pasted = [m for m in s.methods if not registry.get(m).blends]
+    never = f" ({', '.join(pasted)}: pasted in both, as in the app)" if pasted else ""
     header = ["mask"] + [f"{m} {b}" for m in s.methods for b in BLENDS] + ["paper CelebA PSNR CE / Yeh"]
     lines = [
         f"# Inpainting benchmark ({result.n_images} images, {r}x{r})",
         "",
         f"PSNR (dB) / SSIM of the filled image against the ground truth, over the whole {r}x{r} image "
-        "as in Yeh et al. (2017) Table 1 (known pixels included). *paste*: generated pixels copied "
-        "into the hole; *blend*: Poisson-blended (classic fills are never blended, as in the app). "
+        "as in Yeh et al. (2017) Table 1 (known pixels included). *paste*: the fill copied into the "
+        f"hole; *blend*: put in as the app does, Poisson-blended where the method blends{never}. "
         f"Fills rounded to 8 bits; per-image PSNR capped at {PSNR_CAP_DB:g} dB. "
         f"The paper's numbers are on CelebA, ours on {', '.join(result.data)}.",
         "",
@@ -404,8 +378,11 @@ def results_markdown(result: EvalResult) -> str:
     lines.append(f"- device: {result.device}")
     for method, info in result.models.items():
         lines.append(f"- {method} model: {info['name']} (sha256 {info['sha256'][:12]})")
-    if "latent" in s.methods:
-        lines.append(f"- latent: iterations {s.iterations}, starts {s.starts}, λ {s.lam}, seed {s.seed}")
+    for method in s.methods:
+        if searches_latents(registry.get(method)):
+            lines.append(
+                f"- {method}: iterations {s.iterations}, starts {s.starts}, λ {s.lam}, seed {s.seed}"
+            )
     for method in s.methods:
         if method in result.seconds:
             rate = result.images_per_second(method)
@@ -418,7 +395,7 @@ def results_markdown(result: EvalResult) -> str:
 
 
 def results_grid(result: EvalResult, scale: int = 2, gap: int = 2, header: int = 16) -> np.ndarray:
-    """uint8 RGB image: rows = examples of each mask type; columns = damaged, each method (blended), truth."""
+    """uint8 RGB image: rows = examples of each mask type; columns = damaged, each method, truth."""
     from PIL import Image, ImageDraw
 
     columns = ["damaged", *result.settings.methods, "truth"]
@@ -446,7 +423,7 @@ def results_grid(result: EvalResult, scale: int = 2, gap: int = 2, header: int =
 
 
 def write_report(result: EvalResult, out_dir: str | Path) -> list[Path]:
-    """Write results.md, results.json and grid.png into ``out_dir``; return their paths."""
+    """Write results.md, results.json and grid.png into ``out_dir`` (each atomically); return their paths."""
     import io
     import json
 
@@ -462,8 +439,8 @@ def write_report(result: EvalResult, out_dir: str | Path) -> list[Path]:
     }
     try:
         out.mkdir(parents=True, exist_ok=True)
-        for path, data in contents.items():
-            _atomic_write(path, data)
     except OSError as exc:
         raise RestorerError(f"cannot write the results to {out}: {exc.strerror or exc}") from None
+    for path, data in contents.items():
+        atomic_write(path, lambda tmp, data=data: tmp.write_bytes(data))
     return list(contents)

@@ -8,7 +8,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, replace
 
-from restorer.core.maskops import Bounds
+from restorer.core.types import Bounds
 
 MIN_SCALE = 1 / 64
 MAX_SCALE = 64.0

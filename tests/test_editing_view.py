@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from restorer.core.maskops import Bounds
-from restorer.gui.pyramid import Pyramid, to_display8
-from restorer.gui.view_transform import MAX_SCALE, ViewTransform, fit, wheel_factor
+from restorer.core.types import Bounds
+from restorer.editing.pyramid import Pyramid, to_display8
+from restorer.editing.view_transform import MAX_SCALE, ViewTransform, fit, wheel_factor
 
 
 def test_zoom_keeps_the_point_under_the_anchor():

@@ -1,24 +1,29 @@
-"""The photo being restored, its damage mask, the pending result and the undo history (no Qt).
+"""The photo being restored, its damage mask, the context box, the pending result and the undo
+history (no Qt).
 
 Views subscribe with :meth:`Document.subscribe` and hear ``(kind, bounds)`` after every change:
 ``"mask"`` and ``"pixels"`` with the changed rectangle, ``"pending"`` (bounds of the affected
-region or None for all), ``"history"`` (bounds None). ``doc.photo.pixels`` is modified in place, so
-it is the working image handed to the engine; the engine never writes into its input.
+region or None for all), ``"box"`` and ``"history"`` (bounds None). ``doc.photo.pixels`` is
+modified in place, so it is the working image handed to the engine; the engine never writes into
+its input. A result is held as the engine's window patches; no copy of the photo is made except
+for an export.
 """
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from restorer.core import maskops
 from restorer.core.errors import RestorerError
-from restorer.core.maskops import EMPTY, Bounds, StrokeRecorder
-from restorer.gui.history import (
+from restorer.core.maskops import StrokeRecorder
+from restorer.core.types import EMPTY, Bounds, RestoreResult, WindowPatch, check_box
+from restorer.editing.history import (
+    DEFAULT_LIMIT,
     AcceptResult,
     ChooseCandidate,
     DiscardResult,
@@ -27,13 +32,39 @@ from restorer.gui.history import (
     MaskedPatch,
     PendingResult,
     ResultArrived,
+    SetBox,
 )
+
+if TYPE_CHECKING:
+    from restorer.core.imageio import Photo
+
+# restorer.core.patches (and the image codecs behind it) load on first use: the window starts without.
 
 Listener = Callable[[str, Bounds | None], None]
 
 
+@dataclass
+class CandidateChoice:
+    """Another candidate for one region of the pending result: its window is taken from the document
+    now (one window, with the pending result in it), :meth:`compose` may run on any thread, and
+    :meth:`Document.finish_choice` records the outcome."""
+
+    pending: PendingResult
+    region: int
+    candidate: int
+    old: WindowPatch
+    window: np.ndarray  # a copy of the region's window as the pending result shows it
+
+    def compose(self) -> WindowPatch:
+        """The region's patch with the candidate blended (or pasted) in: one window's work."""
+        from restorer.core.patches import choose
+
+        local = replace(self.old, box=self.old.box.relative_to(self.old.box))
+        return replace(choose(self.window, local, self.candidate), box=self.old.box)
+
+
 class Document:
-    def __init__(self, photo, path: Path | None = None) -> None:
+    def __init__(self, photo: Photo, path: Path | None = None, history_limit: int = DEFAULT_LIMIT) -> None:
         # Results are written into the pixels in place, and the canvas shows 8-bit photos straight
         # from them: both need one writeable C-ordered block (a rotated or read-only decode is copied).
         photo.pixels = np.require(photo.pixels, requirements=["C_CONTIGUOUS", "WRITEABLE"])
@@ -41,9 +72,10 @@ class Document:
         self.path = Path(path) if path is not None else None
         height, width = photo.pixels.shape[:2]
         self.mask = np.zeros((height, width), bool)
+        self.box: Bounds | None = None  # the context box, e.g. around a face
         self.pending: PendingResult | None = None
-        self.records: list[PendingResult] = []  # accepted results, oldest first, for the JSON record
-        self.history = History()
+        self.records: list[RestoreResult] = []  # accepted results (as chosen), oldest first
+        self.history = History(history_limit)
         self._listeners: list[Listener] = []
         self._stroke: StrokeRecorder | None = None
         self._stroke_erase = False
@@ -60,6 +92,10 @@ class Document:
         for listener in list(self._listeners):
             listener(kind, bounds)
 
+    def _push(self, entry, already_applied: bool = False) -> None:
+        self.history.push(entry, self, already_applied)
+        self.notify("history")
+
     # ----- low-level writes used by history entries -----
     def write_mask(self, bounds: Bounds, values: np.ndarray) -> None:
         self.mask[bounds.slices] = values
@@ -69,11 +105,15 @@ class Document:
         (patch.apply if forward else patch.revert)(self.photo.pixels)
         self.notify("pixels", patch.bounds)
 
+    def write_box(self, box: Bounds | None) -> None:
+        self.box = box
+        self.notify("box")
+
     def set_pending(self, pending: PendingResult | None, changed: int | None = None) -> None:
         self.pending = pending
         bounds = None
         if pending is not None and changed is not None:
-            bounds = pending.patches[changed].bounds
+            bounds = pending.regions[changed].box
         self.notify("pending", bounds)
 
     # ----- mask editing -----
@@ -105,9 +145,7 @@ class Document:
         patches = recorder.finish()
         if not patches:
             return False
-        label = "Erase" if self._stroke_erase else "Brush stroke"
-        self.history.push(MaskEdit(label, patches), self, already_applied=True)
-        self.notify("history")
+        self._push(MaskEdit("Erase" if self._stroke_erase else "Brush stroke", patches), already_applied=True)
         return True
 
     @property
@@ -115,13 +153,10 @@ class Document:
         return self._stroke is not None
 
     def _edit_region(self, label: str, bounds: Bounds, new_values: np.ndarray) -> bool:
-        old = self.mask[bounds.slices]
-        patch = maskops.diff_patch(old, new_values)
+        patch = maskops.diff_patch(self.mask[bounds.slices], new_values)
         if patch is None:
             return False
-        patch = patch.shifted(bounds.top, bounds.left)
-        self.history.push(MaskEdit(label, [patch]), self)
-        self.notify("history")
+        self._push(MaskEdit(label, [patch.shifted(bounds.top, bounds.left)]))
         return True
 
     def fill_footprint(self, label: str, bounds: Bounds, footprint: np.ndarray, erase: bool) -> bool:
@@ -157,65 +192,61 @@ class Document:
     def shrink_mask(self, radius: float) -> bool:
         return self.replace_mask(f"Shrink mask {radius:g} px", maskops.shrink_mask(self.mask, radius))
 
+    # ----- the context box -----
+    def set_box(self, box: Bounds | None) -> bool:
+        """Draw (or with None clear) the context box as one undo step; False when it is unchanged."""
+        if box is not None:
+            box = Bounds(*(int(v) for v in box))
+            check_box(box, self.size)
+        if box == self.box:
+            return False
+        self._push(SetBox(self.box, box, "Context box" if box is not None else "Clear context box"))
+        return True
+
     # ----- results -----
-    def pending_from_result(self, result, options=None) -> PendingResult:
-        """Turn the engine's RestoreResult into a pending result holding only the changed hole pixels."""
-        patches = []
+    def pending_from_result(self, result: RestoreResult) -> PendingResult:
+        """The engine's result as a pending one: its window patches and the pixels under their holes."""
         full = Bounds.of_shape(self.mask.shape)
-        for region in result.regions:
-            box = Bounds.from_xywh(region.box)
-            clipped = box.intersect(full)
-            inner = clipped.shifted(-box.top, -box.left)
-            where = np.asarray(region.hole, bool)[inner.slices]
-            patches.append(
-                MaskedPatch.capture(
-                    clipped, where, self.photo.pixels[clipped.slices], result.photo.pixels[clipped.slices]
-                )
-            )
-        # Keep the regions and parameters for the record, not the restored full-size copy.
-        slim = replace(result, photo=self.photo)
-        uid = uuid.uuid4().hex
-        return PendingResult(list(result.regions), patches, list(result.warnings), slim, options, uid)
+        for patch in result.patches:
+            if not full.contains(patch.box) or patch.hole.shape != (patch.box.height, patch.box.width):
+                raise RestorerError(f"region {patch.index + 1} of the result does not fit this photo")
+        before = [self.photo.pixels[p.box.slices][p.hole] for p in result.patches]
+        return PendingResult(result, before)
 
     def show_result(self, pending: PendingResult) -> None:
-        self.history.push(ResultArrived.of(pending, self.pending), self)
-        self.notify("history")
+        self._push(ResultArrived(pending, self.pending))
 
-    def choose_candidate(self, region_index: int, candidate: int, reblended_pixels: np.ndarray) -> None:
-        """Record picking ``candidate`` for a region, given the re-blended photo's pixels."""
-        pending = self.pending
-        if pending is None:
+    def _pending_or_error(self) -> PendingResult:
+        if self.pending is None:
             raise RestorerError("there is no result to choose from")
-        old = pending.patches[region_index]
-        new = old.with_after(reblended_pixels[old.bounds.slices])
-        old_choice = pending.regions[region_index].chosen
-        entry = ChooseCandidate(pending, region_index, old_choice, candidate, old, new)
-        self.history.push(entry, self)
-        self.notify("history")
+        return self.pending
 
-    def reblend_candidate(self, region_index: int, candidate: int, reblend: Callable) -> None:
-        """Blend another candidate into one region with the engine's ``reblend`` and record it.
+    def begin_choice(self, region: int, candidate: int) -> CandidateChoice | None:
+        """Take what choosing ``candidate`` for ``region`` needs; None when it is the chosen one."""
+        pending = self._pending_or_error()
+        old = pending.regions[region]
+        if old.chosen == candidate:
+            return None
+        from restorer.core.patches import crop
 
-        ``reblend`` wants the whole restored photo: the pending result is written into the pixels
-        for the call and taken out again after, which avoids a second full-size copy.
-        """
-        pending = self.pending
-        if pending is None:
-            raise RestorerError("there is no result to choose from")
-        region = pending.regions[region_index]
-        old_choice = region.chosen
-        for patch in pending.patches:
-            patch.apply(self.photo.pixels)
-        try:
-            reblended = reblend(self.photo, region, candidate)
-        finally:
-            for patch in reversed(pending.patches):
-                patch.revert(self.photo.pixels)
-            region.chosen = old_choice  # the history entry sets it, so undo can put it back
-        self.choose_candidate(region_index, candidate, reblended.pixels)
+        window = crop(self.photo.pixels, old.box, pending.regions)
+        return CandidateChoice(pending, region, candidate, old, window)
+
+    def finish_choice(self, choice: CandidateChoice, patch: WindowPatch) -> bool:
+        """Record a composed choice as one undo step, unless the result changed meanwhile."""
+        pending = choice.pending
+        if self.pending is not pending or pending.regions[choice.region] is not choice.old:
+            return False
+        self._push(ChooseCandidate(pending, choice.region, choice.old, patch))
+        return True
+
+    def choose_candidate(self, region: int, candidate: int) -> bool:
+        """Choose another candidate for one region now (on this thread)."""
+        choice = self.begin_choice(region, candidate)
+        return choice is not None and self.finish_choice(choice, choice.compose())
 
     def materialise_pending(self) -> np.ndarray:
-        """A full copy of the pixels with the pending result applied (what re-blending starts from)."""
+        """A full copy of the pixels with the pending result applied (for an export snapshot)."""
         pixels = self.photo.pixels.copy()
         if self.pending is not None:
             for patch in self.pending.patches:
@@ -228,24 +259,21 @@ class Document:
             return False
         # Work inside the rectangle around the results only: the rest of a 24 MP mask is untouched.
         area = EMPTY
-        for patch in pending.patches:
-            area = area.union(patch.bounds)
+        for patch in pending.regions:
+            area = area.union(patch.box)
         holes = np.zeros((area.height, area.width), bool)
-        for patch in pending.patches:
-            holes[patch.bounds.shifted(-area.top, -area.left).slices] |= patch.where
+        for patch in pending.regions:
+            holes[patch.box.relative_to(area).slices] |= patch.hole
         old = self.mask[area.slices]
         mask_patch = maskops.diff_patch(old, old & ~holes)
         mask_patches = [] if mask_patch is None else [mask_patch.shifted(area.top, area.left)]
-        entry = AcceptResult(pending, list(pending.patches), mask_patches)
-        self.history.push(entry, self)
-        self.notify("history")
+        self._push(AcceptResult(pending, pending.chosen_result(), pending.patches, mask_patches))
         return True
 
     def discard(self) -> bool:
         if self.pending is None:
             return False
-        self.history.push(DiscardResult(self.pending), self)
-        self.notify("history")
+        self._push(DiscardResult(self.pending))
         return True
 
     # ----- undo -----
@@ -261,4 +289,6 @@ class Document:
 
     @property
     def pixels_changed(self) -> bool:
-        return any(isinstance(e, AcceptResult) for e in self.history.entries[: self.history.position])
+        history = self.history
+        done = history.entries[: history.position]
+        return bool(history.baked.pixels) or any(isinstance(e, AcceptResult) for e in done)

@@ -12,7 +12,7 @@ import math
 
 import numpy as np
 
-from restorer.core.maskops import Bounds
+from restorer.core.types import Bounds
 
 # Stop halving once the level fits in this many pixels on its long side.
 SMALLEST_LEVEL = 768

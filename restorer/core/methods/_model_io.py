@@ -1,0 +1,117 @@
+"""Between a photo window and a face model: resampling to the model's square and back, and tone.
+
+A model method crops the region's window from the photo as restored so far, reflect-pads it to a
+square if the photo is too small for a square window, resamples it to the model's resolution
+(area averaging down; the hole resampled so that a model pixel with any damage in it counts as
+hole), fills it, and brings the result back to window size (bicubic). Grey and toned prints are
+fitted on luminance and the result is re-toned with the print's own tone curve.
+
+Imports torch: only the learned methods' ``fill`` imports this module.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from restorer.core.methods.base import FillRequest
+from restorer.core.tone import ToneCurve, fit_tone_curve, luminance
+
+
+@dataclass(frozen=True)
+class Resampler:
+    """Maps a (h, w) window to the model's (R, R) square and back."""
+
+    height: int
+    width: int
+    resolution: int
+
+    @property
+    def side(self) -> int:
+        return max(self.height, self.width)
+
+    @property
+    def pad(self) -> tuple[tuple[int, int], tuple[int, int]]:
+        extra_h, extra_w = self.side - self.height, self.side - self.width
+        return (extra_h // 2, extra_h - extra_h // 2), (extra_w // 2, extra_w - extra_w // 2)
+
+    def _square(self, array: np.ndarray) -> np.ndarray:
+        """Mirror a clipped (non-square) window into a square; "symmetric" copes with 1 px too."""
+        if self.height == self.width:
+            return array
+        return np.pad(array, self.pad + ((0, 0),) * (array.ndim - 2), mode="symmetric")
+
+    def image(self, window: np.ndarray) -> torch.Tensor:
+        """float (h, w, C) in [0, 1] -> (C, R, R) in [-1, 1]."""
+        x = torch.from_numpy(np.ascontiguousarray(self._square(window))).permute(2, 0, 1)[None]
+        size = (self.resolution, self.resolution)
+        if self.side > self.resolution:
+            x = F.interpolate(x, size=size, mode="area")
+        elif self.side < self.resolution:
+            x = F.interpolate(x, size=size, mode="bilinear", align_corners=False)
+        return (x[0] * 2 - 1).clamp(-1, 1)
+
+    def hole(self, hole: np.ndarray) -> torch.Tensor:
+        """bool (h, w) -> bool (R, R): a model pixel with any hole in it is hole."""
+        x = torch.from_numpy(self._square(hole).astype(np.float32))[None, None]
+        return F.interpolate(x, size=(self.resolution, self.resolution), mode="area")[0, 0] > 0
+
+    def window(self, image: torch.Tensor) -> np.ndarray:
+        """(C, R, R) in [-1, 1] -> float32 (h, w, C) in [0, 1] (bicubic up, area down)."""
+        x = (image.detach().float().cpu()[None] + 1) * 0.5
+        size = (self.side, self.side)
+        if self.side > self.resolution:
+            x = F.interpolate(x, size=size, mode="bicubic", align_corners=False)
+        elif self.side < self.resolution:
+            x = F.interpolate(x, size=size, mode="area")
+        (top, _), (left, _) = self.pad
+        x = x[0, :, top : top + self.height, left : left + self.width].clamp(0, 1)
+        return x.permute(1, 2, 0).numpy().astype(np.float32, copy=False)
+
+
+@dataclass(frozen=True)
+class ModelInputs:
+    """The window as the model sees it, its hole, and the way back to the photo's pixels."""
+
+    image: torch.Tensor  # (c, R, R) in [-1, 1]; c = 1 for a grey window fitted on luminance
+    hole: torch.Tensor  # bool (R, R)
+    resampler: Resampler
+    channels: int  # the photo's
+    curve: ToneCurve | None  # None: colour photo, colour model
+    luminance: bool  # fit on luminance (grey or toned print, or a grey model)
+
+    def back(self, image: torch.Tensor) -> np.ndarray:
+        """A model image (C, R, R) in [-1, 1] as a window-size candidate in the photo's colours."""
+        generated = self.resampler.window(image)
+        if self.curve is not None:
+            return self.curve.apply(luminance(generated), self.channels)
+        return generated
+
+
+def model_inputs(request: FillRequest, nc: int, resolution: int) -> ModelInputs:
+    window, unknown = request.window, request.unknown
+    channels = window.shape[2]
+    fit_luminance = bool(request.tone is not None and request.tone.monochrome) or nc == 1
+    curve = fit_tone_curve(window, ~unknown) if fit_luminance else None
+    resampler = Resampler(window.shape[0], window.shape[1], resolution)
+    if channels == 3 and nc == 1:
+        window = luminance(window)[..., None]
+    elif channels == 1 and nc == 3 and not fit_luminance:
+        window = np.repeat(window, 3, axis=2)
+    return ModelInputs(
+        resampler.image(window), resampler.hole(unknown), resampler, channels, curve, fit_luminance
+    )
+
+
+def frames_to_tensor(frames: np.ndarray) -> torch.Tensor:
+    """float (N, R, R, C) in [0, 1] -> (N, C, R, R) in [-1, 1], for batched evaluation."""
+    return torch.from_numpy(np.ascontiguousarray(frames)).permute(0, 3, 1, 2) * 2.0 - 1.0
+
+
+def tensor_to_frames(images: torch.Tensor) -> np.ndarray:
+    """(N, C, R, R) in [-1, 1] -> float32 (N, R, R, C) in [0, 1]."""
+    out = (images.detach().float().cpu().permute(0, 2, 3, 1).numpy() + 1.0) / 2.0
+    return out.clip(0.0, 1.0).astype(np.float32, copy=False)

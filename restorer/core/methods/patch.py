@@ -1,0 +1,39 @@
+"""Exemplar (patch) fill: rebuilds wider holes in texture from patches of the photo itself."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from restorer.core.methods.base import FillJob, FillMethod, FillRequest, single
+from restorer.core.types import Bounds
+
+if TYPE_CHECKING:
+    from restorer.core.regions import Region
+
+PATCH_MARGIN = 16  # at least this much context around a patch-filled hole, more for larger holes
+
+
+class PatchFill(FillMethod):
+    name = "patch"
+    label = "Patch fill (textures)"
+    summary = "multi-scale PatchMatch: wide damage in texture (sky, wall, fabric, grass)"
+    order = 30
+
+    def window(
+        self, region: Region, photo_size: tuple[int, int], resolution: int
+    ) -> tuple[Bounds, str | None]:
+        from restorer.core.regions import classic_window, window_problem
+
+        # The hole's own size again on every side: enough texture to copy from for any hole.
+        margin = max(PATCH_MARGIN, region.bbox.width, region.bbox.height)
+        window = classic_window(region.bbox, photo_size, margin)
+        return window, window_problem(region.pixels, window)
+
+    def fill(self, request: FillRequest) -> FillJob:
+        from restorer.core.fills import patch_fill
+
+        candidate = patch_fill(request.window, request.unknown, seed=request.seed)
+        return single(request, candidate, {"seed": request.seed})
+
+
+METHOD = PatchFill()

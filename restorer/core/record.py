@@ -1,0 +1,72 @@
+"""The intervention record: a JSON account of every restoration applied to a photo.
+
+One shape for the command line and the window: the photo, the files involved, and one entry per
+restoration (its options, and per region the window, hole size, method and why, model and
+checksum, parameters, candidates and the one chosen). A conservator files it beside the image.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import datetime, timezone
+from pathlib import Path
+
+from restorer import __version__
+from restorer.core.imageio import Photo, atomic_write
+from restorer.core.types import RestoreResult
+
+FORMAT = "restorer-record/2"
+
+
+def restoration_entry(result: RestoreResult) -> dict:
+    """One restoration: its options, its regions and its warnings."""
+    regions = []
+    for patch in result.patches:
+        params = dict(patch.params)
+        sha = params.pop("model_sha256", None)
+        regions.append(
+            {
+                "index": patch.index,
+                "window": list(patch.box.xywh()),
+                "hole_pixels": patch.hole_pixels,
+                "method": patch.method,
+                "reason": patch.reason,
+                "model": None if patch.model is None else {"name": patch.model, "sha256": sha},
+                "parameters": params,
+                "candidates": len(patch.candidates),
+                "chosen": patch.chosen,
+                "chosen_loss": patch.losses[patch.chosen] if patch.losses else None,
+            }
+        )
+    return {
+        "options": result.options.record(),
+        "hole_pixels": result.hole_pixels,
+        "regions": regions,
+        "warnings": list(result.warnings),
+    }
+
+
+def intervention_record(
+    photo: Photo, restorations: Sequence[RestoreResult], files: dict | None = None
+) -> dict:
+    """The whole record: ``restorations`` oldest first; ``files`` names the photo, mask, output..."""
+    return {
+        "format": FORMAT,
+        "restorer_version": __version__,
+        "date": datetime.now(timezone.utc).astimezone().isoformat(timespec="seconds"),
+        "photo": {
+            "source": str(photo.source) if photo.source is not None else None,
+            "size": list(photo.size),
+            "channels": photo.pixels.shape[2],
+            "bit_depth": photo.bit_depth,
+        },
+        "files": {k: str(v) if v is not None else None for k, v in (files or {}).items()},
+        "restorations": [restoration_entry(r) for r in restorations],
+    }
+
+
+def write_record(record: dict, path: str | Path) -> Path:
+    """Write ``record`` as UTF-8 JSON, atomically."""
+    text = json.dumps(record, indent=2, ensure_ascii=False) + "\n"
+    return atomic_write(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
