@@ -15,6 +15,7 @@ from restorer.cli import build_parser, main
 from restorer.core import methods
 from restorer.core.errors import RestorerError
 from restorer.core.jobs import run_to_end
+from restorer.core.methods.base import FrameBatch
 from restorer.core.networks import ContextEncoder, ContextEncoderArch, Discriminator, GanArch, Generator
 from restorer.core.patches import compose
 from restorer.core.types import RestoreOptions
@@ -186,7 +187,7 @@ def test_batched_context_encoder_matches_single_image_fill(models):
     holes = ev.make_holes("pattern", 2, 64, 0)
     damaged = ev.damage(truth, holes)
     method = methods.get("context-encoder")
-    batched = run_to_end(method.fill_frames(damaged, holes, RestoreOptions(), model))
+    batched = run_to_end(method.fill_frames(FrameBatch(damaged, holes, RestoreOptions(), model)))
     for img, hole, got in zip(damaged, holes, batched, strict=True):
         single = fill_with_context_encoder(
             model.nets["context_encoder"],
@@ -263,7 +264,7 @@ def test_blend_column_is_what_the_app_puts_in(image_folder, models):
     damaged = result.examples["center"]["damaged"]
     method = methods.get("context-encoder")
     fills = run_to_end(
-        method.fill_frames(frames, holes, settings.options(method.name), load_model(models["ce"]))
+        method.fill_frames(FrameBatch(frames, holes, settings.options(method.name), load_model(models["ce"])))
     )
     for i in range(2):
         expected = damaged[i].copy()

@@ -27,7 +27,7 @@ from imageio_fixtures import (
 )
 from PIL import Image, ImageOps
 
-from restorer.core import imageio
+from restorer.core import decoders, imageio
 from restorer.core.errors import RestorerError
 from restorer.core.imageio import (
     ImageWriteWarning,
@@ -337,8 +337,8 @@ def test_bomb_refused_from_header_before_decoding(tmp_path, monkeypatch, fmt):
 
     monkeypatch.setattr(imagecodecs, "png_decode", must_not_decode)
     monkeypatch.setattr(tifffile.TiffPage, "asarray", must_not_decode)
-    monkeypatch.setattr(imageio.JpegImagePlugin.JpegImageFile, "load", must_not_decode)
-    monkeypatch.setattr(imageio.WebPImagePlugin.WebPImageFile, "load", must_not_decode)
+    monkeypatch.setattr(decoders.JpegImagePlugin.JpegImageFile, "load", must_not_decode)
+    monkeypatch.setattr(decoders.WebPImagePlugin.WebPImageFile, "load", must_not_decode)
     with pytest.raises(RestorerError) as e:
         read_photo(tmp_path / "big.img", max_pixels=64 * 64 - 1)
     assert_one_line_error(e, "64x64", "4,096 pixels", "limit of 4,095")
@@ -347,7 +347,7 @@ def test_bomb_refused_from_header_before_decoding(tmp_path, monkeypatch, fmt):
 def test_png_bomb_with_huge_header(tmp_path):
     ihdr = struct.pack(">IIBBBBB", 100_000, 100_000, 8, 2, 0, 0, 0)
     chunk = struct.pack(">I", 13) + b"IHDR" + ihdr + struct.pack(">I", zlib.crc32(b"IHDR" + ihdr))
-    (tmp_path / "bomb.png").write_bytes(imageio._PNG_SIGNATURE + chunk)
+    (tmp_path / "bomb.png").write_bytes(decoders.PNG_SIGNATURE + chunk)
     with pytest.raises(RestorerError) as e:
         read_photo(tmp_path / "bomb.png")
     assert_one_line_error(e, "100000x100000", "decompression bomb")

@@ -30,3 +30,34 @@ def non_negative_float(text: str) -> float:
     if not (math.isfinite(value) and value >= 0):
         raise argparse.ArgumentTypeError(f"must be a finite number >= 0, not {text}")
     return value
+
+
+def add_search_arguments(g: argparse._ActionsContainer, seed_help: str = "random seed (default 0)") -> None:
+    """The latent search's settings, the seed and the device: one definition for inpaint, batch and eval."""
+    from restorer.core.types import DEVICES
+
+    g.add_argument(
+        "--iterations",
+        type=int_at_least(1),
+        default=1500,
+        metavar="N",
+        help="latent: optimisation steps (default 1500)",
+    )
+    g.add_argument(
+        "--starts",
+        type=int_at_least(1),
+        default=16,
+        metavar="K",
+        help="latent: random starts optimised together (default 16)",
+    )
+    g.add_argument(
+        "--lambda",
+        "--lam",
+        dest="lam",
+        type=non_negative_float,
+        default=0.003,
+        metavar="L",
+        help="latent: prior weight λ (default 0.003)",
+    )
+    g.add_argument("--seed", type=int_at_least(0), default=0, metavar="S", help=seed_help)
+    g.add_argument("--device", choices=DEVICES, default="auto", help="(default auto)")

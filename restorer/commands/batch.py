@@ -12,8 +12,8 @@ import sys
 from pathlib import Path
 
 from restorer.commands.inpaint import add_restore_arguments, restore_file, restore_options
+from restorer.core.files import READ_SUFFIXES
 
-IMAGE_SUFFIXES = (".png", ".tif", ".tiff", ".jpg", ".jpeg", ".webp")
 MASK_ENDINGS = ("-mask", "_mask", "")
 
 
@@ -37,7 +37,7 @@ def _image_files(folder: Path) -> list[Path]:
     return sorted(
         p
         for p in folder.iterdir()
-        if p.is_file() and not p.name.startswith(".") and p.suffix.lower() in IMAGE_SUFFIXES
+        if p.is_file() and not p.name.startswith(".") and p.suffix.lower() in READ_SUFFIXES
     )
 
 
@@ -66,7 +66,7 @@ def find_mask(image: Path, masks: dict[str, Path]) -> Path | None:
 
 
 def _output_name(image: Path) -> str:
-    from restorer.core.imageio import WRITE_SUFFIXES
+    from restorer.core.files import WRITE_SUFFIXES
 
     return image.name if image.suffix.lower() in WRITE_SUFFIXES else image.stem + ".png"  # WebP in, PNG out
 
@@ -82,7 +82,7 @@ def run(args: argparse.Namespace) -> int:
     images = _photos(args.images)
     masks = mask_index(args.masks)
     if not images:
-        raise RestorerError(f"no photos in {args.images} (looked for {', '.join(IMAGE_SUFFIXES)})")
+        raise RestorerError(f"no photos in {args.images} (looked for {', '.join(READ_SUFFIXES)})")
     try:
         for folder in (args.out, args.record):
             if folder is not None:

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from restorer.commands.argtypes import int_at_least
+from restorer.commands.argtypes import add_search_arguments, int_at_least
 from restorer.core import methods
-from restorer.core.types import DEVICES
 
 # The names of restorer.training.masks.MASK_TYPES, repeated here (a test keeps them equal) so that
 # building the parser (on every `restorer` start) does not import scipy. Methods come from the
@@ -62,19 +61,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         help="context-encoder model, for the context-encoder method (default: face64-context-encoder)",
     )
     p.add_argument(
-        "--iterations", type=int_at_least(1), default=1500, help="latent: optimisation steps per image"
-    )
-    p.add_argument("--starts", type=int_at_least(1), default=16, help="latent: random starts per image")
-    p.add_argument("--lam", type=float, default=0.003, help="latent: prior weight λ (default: 0.003)")
-    p.add_argument(
         "--batch",
         type=int_at_least(1),
         default=64,
         help="images per fill pass (latent: images x starts; default 64)",
     )
     p.add_argument("--examples", type=int_at_least(0), default=2, help="grid rows per mask type (default: 2)")
-    p.add_argument("--seed", type=int, default=0, help="seed for the masks and latent starts")
-    p.add_argument("--device", choices=DEVICES, default="auto")
+    add_search_arguments(p, seed_help="seed for the masks and latent starts (default 0)")
     p.set_defaults(func=run)
 
 

@@ -15,9 +15,9 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
-from restorer.commands.argtypes import int_at_least, non_negative_float
+from restorer.commands.argtypes import add_search_arguments
 from restorer.core import methods
-from restorer.core.types import DEVICES, Bounds, RegionFinished, RegionProgress, RegionStarted, RestoreOptions
+from restorer.core.types import Bounds, RegionFinished, RegionProgress, RegionStarted, RestoreOptions
 
 if TYPE_CHECKING:  # heavy imports stay inside run(), see restorer.cli
     from restorer.core.imageio import Photo
@@ -49,30 +49,7 @@ def add_restore_arguments(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("restoration")
     g.add_argument("--method", choices=methods.choices(), default="auto", help=_method_help())
     g.add_argument("--model", metavar="NAME|PATH", help="model name (see `restorer models`) or .pt file")
-    g.add_argument(
-        "--iterations",
-        type=int_at_least(1),
-        default=1500,
-        metavar="N",
-        help="latent: optimisation steps (default 1500)",
-    )
-    g.add_argument(
-        "--starts",
-        type=int_at_least(1),
-        default=16,
-        metavar="K",
-        help="latent: random starts optimised together (default 16)",
-    )
-    g.add_argument(
-        "--lambda",
-        dest="lam",
-        type=non_negative_float,
-        default=0.003,
-        metavar="L",
-        help="latent: prior weight λ (default 0.003)",
-    )
-    g.add_argument("--seed", type=int_at_least(0), default=0, metavar="S", help="random seed (default 0)")
-    g.add_argument("--device", choices=DEVICES, default="auto", help="(default auto)")
+    add_search_arguments(g)
     g.add_argument(
         "--box",
         type=_box,
@@ -169,7 +146,7 @@ def _same_file(a: Path, b: Path) -> bool:
 def check_output(output: Path, image: Path, mask: Path, overwrite: bool) -> None:
     """Refuse a bad output path before any work is done."""
     from restorer.core.errors import RestorerError
-    from restorer.core.imageio import WRITE_SUFFIXES
+    from restorer.core.files import WRITE_SUFFIXES
 
     if output.suffix.lower() not in WRITE_SUFFIXES:
         raise RestorerError(f"cannot tell the format of {output}: use .png, .tif, .tiff, .jpg or .jpeg")

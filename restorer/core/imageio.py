@@ -14,8 +14,6 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import secrets
-import shutil
 import struct
 import warnings
 import zlib
@@ -26,20 +24,27 @@ from pathlib import Path
 import imagecodecs
 import numpy as np
 import tifffile
-from PIL import Image, JpegImagePlugin, WebPImagePlugin
+from PIL import Image
 
+from restorer.core.decoders import DECODERS, PNG_SIGNATURE
 from restorer.core.errors import RestorerError
+from restorer.core.files import READ_SUFFIXES, WRITE_SUFFIXES, atomic_write
+from restorer.core.pixels import from_float, to_8bit, to_float
+
+__all__ = [  # the reading, writing and scaling names callers have always found here
+    "READ_SUFFIXES",
+    "WRITE_SUFFIXES",
+    "Photo",
+    "atomic_write",
+    "from_float",
+    "read_mask",
+    "read_photo",
+    "to_float",
+    "write_mask",
+    "write_photo",
+]
 
 DEFAULT_MAX_PIXELS = 400_000_000
-READ_SUFFIXES = (
-    ".png",
-    ".jpg",
-    ".jpeg",
-    ".webp",
-    ".tif",
-    ".tiff",
-)  # for file dialogs; reading goes by content
-WRITE_SUFFIXES = {".png": "PNG", ".tif": "TIFF", ".tiff": "TIFF", ".jpg": "JPEG", ".jpeg": "JPEG"}
 _FORMAT_ALIASES = {"PNG": "PNG", "TIF": "TIFF", "TIFF": "TIFF", "JPG": "JPEG", "JPEG": "JPEG"}
 
 # libpng compresses on one thread, so PNG settings trade a little size for speed. Measured on a 24 MP
@@ -55,10 +60,8 @@ _PNG_OPTIONS = {
     },
 }
 _TIFF_LEVEL = 3
-_MAX_ICC_BYTES = 64 << 20  # a zlib bomb hidden in an iCCP chunk must not exhaust memory
 _EXIF_PREFIX = b"Exif\x00\x00"
 _ORIENTATION_TAG = 0x0112
-_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
 class ImageWriteWarning(UserWarning):
@@ -107,108 +110,14 @@ class Photo:
         return dataclasses.replace(self, pixels=pixels, alpha=alpha)
 
 
-# --- float conversions --------------------------------------------------------------------------
-
-
-def _max_value(dtype: np.dtype | type) -> int:
-    dtype = np.dtype(dtype)
-    if dtype not in (np.uint8, np.uint16):
-        raise TypeError(f"expected uint8 or uint16 pixels, got {dtype}")
-    return int(np.iinfo(dtype).max)
-
-
-def to_float(pixels: np.ndarray) -> np.ndarray:
-    """uint8/uint16 -> float32 in [0, 1]."""
-    return np.divide(pixels, _max_value(pixels.dtype), dtype=np.float32)
-
-
-def from_float(x: np.ndarray, dtype: np.dtype | type) -> np.ndarray:
-    """float in [0, 1] -> uint8/uint16, rounded to nearest; out-of-range values clip, NaN becomes 0."""
-    top = _max_value(dtype)
-    y = np.clip(x, 0.0, 1.0, dtype=np.float32)  # the one float temporary; the rest works in place
-    y *= np.float32(top)
-    np.nan_to_num(y, nan=0.0, copy=False)
-    return np.rint(y, out=y).astype(dtype)
-
-
-def _to_8bit(x: np.ndarray) -> np.ndarray:
-    """uint16 -> uint8 by exact integer rounding of x * 255 / 65535."""
-    if x.dtype == np.uint8:
-        return x
-    return ((x.astype(np.uint32) + 128) // 257).astype(np.uint8)
-
-
-# --- atomic writes ------------------------------------------------------------------------------
-
-
-def atomic_write(path: str | Path, write: Callable[[Path], None]) -> Path:
-    """Run ``write(temp_path)`` on a temp file beside ``path``, then move it over ``path`` in one step.
-
-    A failed or interrupted write leaves ``path`` as it was and no temp file behind. OS errors (folder
-    missing, permission denied, disk full) become a RestorerError.
-    """
-    path = Path(path)
-    tmp = path.with_name(f".{path.name[:200]}.{secrets.token_hex(4)}.tmp")  # stays under NAME_MAX
-    try:
-        # os.open with 0o666 gives the mode a new file normally gets (umask applies), unlike mkstemp's 0o600.
-        os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666))
-    except OSError as e:
-        raise RestorerError(f"cannot write {path}: {e.strerror or e}") from e
-    try:
-        write(tmp)
-        _fsync(tmp)
-        if path.exists():
-            shutil.copymode(path, tmp)
-        os.replace(tmp, path)
-    except BaseException as e:
-        tmp.unlink(missing_ok=True)
-        if isinstance(e, OSError):
-            raise RestorerError(f"cannot write {path}: {e.strerror or e}") from e
-        raise
-    _fsync_folder(path.parent)
-    return path
-
-
-def _fsync(path: Path) -> None:
-    fd = os.open(path, os.O_RDWR | getattr(os, "O_BINARY", 0))
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _fsync_folder(folder: Path) -> None:
-    """Make the rename itself durable; folders cannot be opened this way on Windows, hence the guard."""
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
 # --- reading ------------------------------------------------------------------------------------
-
-
-@dataclass
-class _Decoded:
-    channels: np.ndarray  # (H, W, C) with C = 1 or 3, native-endian uint8/uint16
-    alpha: np.ndarray | None
-    icc: bytes | None = None
-    exif: bytes | None = None
-    dpi: tuple[float, float] | None = None
-    orientation: int = 1
 
 
 def read_photo(path: str | Path, max_pixels: int = DEFAULT_MAX_PIXELS) -> Photo:
     """Read a PNG, JPEG, WebP or TIFF photo with EXIF orientation applied; failures are one RestorerError."""
     path = Path(path)
     fmt = _sniff_format(path)
-    decode = {"PNG": _decode_png, "JPEG": _decode_pillow, "WEBP": _decode_pillow, "TIFF": _decode_tiff}[fmt]
+    decode = DECODERS[fmt]
     try:
         d = decode(path, fmt, max_pixels)
     except RestorerError:
@@ -246,7 +155,7 @@ def _sniff_format(path: Path) -> str:
         raise RestorerError(f"cannot read {path}: {e.strerror or e}") from e
     if not head:
         raise RestorerError(f"{path} is empty (0 bytes)")
-    if head.startswith(_PNG_SIGNATURE):
+    if head.startswith(PNG_SIGNATURE):
         return "PNG"
     if head.startswith(b"\xff\xd8\xff"):
         return "JPEG"
@@ -260,199 +169,6 @@ def _sniff_format(path: Path) -> str:
         kind = "a HEIF/AVIF"
     what = f"{kind} image" if kind else "not an image Restorer can read"
     raise RestorerError(f"{path} is {what}; Restorer reads PNG, JPEG, WebP and TIFF")
-
-
-def _check_pixels(path: Path, width: int, height: int, max_pixels: int) -> None:
-    if width <= 0 or height <= 0:
-        raise RestorerError(f"cannot read {path}: its header gives an empty size {width}x{height}")
-    if width * height > max_pixels:
-        raise RestorerError(
-            f"{path} is {width}x{height} = {width * height:,} pixels, over the limit of {max_pixels:,} "
-            "(a guard against decompression bombs)"
-        )
-
-
-def _split_alpha(arr: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
-    """(H, W) or (H, W, 1..4) -> colour (H, W, 1|3) and alpha (H, W) when there is a 2nd or 4th channel."""
-    if arr.ndim == 2:
-        arr = arr[:, :, None]
-    arr = arr.astype(arr.dtype.newbyteorder("="), copy=False)
-    if arr.shape[2] in (2, 4):
-        return np.ascontiguousarray(arr[:, :, :-1]), np.ascontiguousarray(arr[:, :, -1])
-    return arr, None
-
-
-# PNG: libpng (via imagecodecs) decodes pixels, expanding palettes, tRNS and low bit depths;
-# the few metadata chunks are parsed here so no second decoder is needed.
-
-
-def _png_metadata_chunks(data: bytes) -> dict[bytes, bytes]:
-    """The first iCCP, pHYs and eXIf chunk bodies; like libpng, skip ancillary chunks with a bad CRC."""
-    wanted = (b"iCCP", b"pHYs", b"eXIf")
-    chunks: dict[bytes, bytes] = {}
-    view = memoryview(data)
-    pos = len(_PNG_SIGNATURE)
-    while pos + 8 <= len(data):  # only chunk headers are read: image data is skipped, not copied
-        length, kind = struct.unpack_from(">I4s", data, pos)
-        end = pos + 12 + length
-        if end > len(data) or kind == b"IEND":
-            break
-        if kind in wanted and kind not in chunks:
-            crc = struct.unpack_from(">I", data, end - 4)[0]
-            if zlib.crc32(view[pos + 4 : end - 4]) == crc:
-                chunks[kind] = bytes(view[pos + 8 : end - 4])
-        pos = end
-    return chunks
-
-
-def _decode_png(path: Path, fmt: str, max_pixels: int) -> _Decoded:
-    with open(path, "rb") as f:
-        head = f.read(33)  # signature and IHDR: enough to refuse a bomb before reading the rest
-        if len(head) < 33 or head[12:16] != b"IHDR":
-            raise RestorerError(f"cannot read {path}: truncated PNG (no image header)")
-        width, height = struct.unpack_from(">II", head, 16)
-        _check_pixels(path, width, height, max_pixels)
-        f.seek(0)
-        data = f.read()
-    chunks = _png_metadata_chunks(data)
-    channels, alpha = _split_alpha(imagecodecs.png_decode(data))
-
-    icc = None
-    if b"iCCP" in chunks:
-        _name, _, rest = chunks[b"iCCP"].partition(b"\x00")
-        icc = zlib.decompressobj().decompress(rest[1:], _MAX_ICC_BYTES)  # rest[0] is the method byte
-    dpi = None
-    if len(chunks.get(b"pHYs", b"")) == 9:
-        ppu_x, ppu_y, unit = struct.unpack(">IIB", chunks[b"pHYs"])
-        if unit == 1 and ppu_x and ppu_y:  # pixels per metre
-            dpi = (ppu_x * 0.0254, ppu_y * 0.0254)
-    return _Decoded(channels, alpha, icc, chunks.get(b"eXIf"), dpi)
-
-
-def _decode_pillow(path: Path, fmt: str, max_pixels: int) -> _Decoded:
-    # The plugin classes are used directly (not Image.open) so that our max_pixels is the only size
-    # limit: Image.open applies Pillow's own, much lower global one.
-    opener = JpegImagePlugin.JpegImageFile if fmt == "JPEG" else WebPImagePlugin.WebPImageFile
-    with open(path, "rb") as f, opener(f) as im:
-        _check_pixels(path, *im.size, max_pixels)
-        im.load()
-        icc = im.info.get("icc_profile")
-        if im.mode not in ("L", "LA", "RGB", "RGBA"):
-            if im.mode in ("CMYK", "YCbCr"):
-                icc = None  # the profile describes the source colour model, not our RGB pixels
-            im = im.convert("RGBA" if "A" in im.mode else "RGB")
-        arr = np.asarray(im)
-        exif = im.info.get("exif")
-        dpi = im.info.get("dpi")
-    channels, alpha = _split_alpha(arr)
-    dpi = (float(dpi[0]), float(dpi[1])) if dpi and all(v > 0 for v in dpi) else None
-    return _Decoded(channels, alpha, icc, exif, dpi)
-
-
-def _decode_tiff(path: Path, fmt: str, max_pixels: int) -> _Decoded:
-    with tifffile.TiffFile(path) as tif:
-        page = tif.pages.first
-        _check_pixels(path, page.imagewidth, page.imagelength, max_pixels)
-        photometric = tifffile.PHOTOMETRIC(page.photometric)
-        if photometric not in _TIFF_COLOUR_MODELS or (
-            photometric == tifffile.PHOTOMETRIC.YCBCR and page.compression != tifffile.COMPRESSION.JPEG
-        ):
-            model = "CMYK" if photometric == tifffile.PHOTOMETRIC.SEPARATED else photometric.name
-            raise RestorerError(f"{path} is a {model} TIFF; save it as RGB or greyscale first")
-        dtype = np.dtype(page.dtype)
-        if dtype.kind not in "ub" or dtype.itemsize > 2:
-            raise RestorerError(
-                f"{path} holds {dtype.itemsize * 8}-bit {'float' if dtype.kind == 'f' else 'integer'} "
-                "samples; Restorer reads 8- and 16-bit images (save it as a 16-bit TIFF)"
-            )
-        arr = page.asarray()
-        if page.axes in ("SYX", "CYX"):  # planar configuration "separate"
-            arr = np.moveaxis(arr, 0, -1)
-        elif page.axes not in ("YX", "YXS", "YXC"):
-            raise RestorerError(
-                f"{path} is a multi-dimensional TIFF ({page.axes}); Restorer reads 2-D images"
-            )
-        if photometric == tifffile.PHOTOMETRIC.PALETTE:
-            arr = _apply_colormap(arr, page.colormap, page.bitspersample)
-        else:
-            arr = _full_range(arr, page.bitspersample)
-        if photometric == tifffile.PHOTOMETRIC.MINISWHITE:
-            arr = np.iinfo(arr.dtype).max - arr
-        channels, alpha = _tiff_channels(arr if arr.ndim == 3 else arr[:, :, None], page.extrasamples)
-        tags = page.tags
-        icc = tags.get(34675)
-        orientation = tags.get(274)
-        return _Decoded(
-            channels,
-            alpha,
-            bytes(icc.value) if icc is not None else None,
-            None,  # EXIF inside TIFF is a sub-IFD of the file itself, not a block we can carry
-            _tiff_dpi(tags),
-            int(orientation.value) if orientation is not None else 1,
-        )
-
-
-# YCbCr is listed because tifffile hands JPEG-compressed YCbCr back as RGB (other YCbCr it returns raw).
-_TIFF_COLOUR_MODELS = {
-    tifffile.PHOTOMETRIC.MINISWHITE,
-    tifffile.PHOTOMETRIC.MINISBLACK,
-    tifffile.PHOTOMETRIC.RGB,
-    tifffile.PHOTOMETRIC.PALETTE,
-    tifffile.PHOTOMETRIC.YCBCR,
-}
-
-
-def _full_range(arr: np.ndarray, bits: int) -> np.ndarray:
-    """Stretch 1..15-bit samples to the full range of their uint8/uint16 container (bool -> 0/255)."""
-    if arr.dtype == bool:
-        return arr.astype(np.uint8) * np.uint8(255)
-    arr = arr.astype(arr.dtype.newbyteorder("="), copy=False)
-    top = np.iinfo(arr.dtype).max
-    if bits in (8, 16) or bits >= 8 * arr.dtype.itemsize:
-        return arr
-    scaled = arr.astype(np.float32) * np.float32(top / (2**bits - 1))
-    return np.rint(scaled, out=scaled).astype(arr.dtype)
-
-
-def _apply_colormap(index: np.ndarray, colormap: np.ndarray, bits: int) -> np.ndarray:
-    """TIFF palettes are 16-bit; for 8-bit indices the colours were 8-bit and go back to uint8."""
-    rgb = np.ascontiguousarray(colormap.T)[index]
-    if bits <= 8:
-        return (rgb >> 8).astype(np.uint8) if rgb.max() > 255 else rgb.astype(np.uint8)
-    return rgb.astype(np.uint16)
-
-
-def _tiff_channels(arr: np.ndarray, extrasamples: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray | None]:
-    """Colour channels and the first extra sample as alpha (a 4th channel not declared extra counts too)."""
-    colour = arr.shape[2] - len(extrasamples)
-    if colour not in (1, 3):
-        colour = 3 if arr.shape[2] >= 3 else 1
-    channels = np.ascontiguousarray(arr[:, :, :colour])
-    if arr.shape[2] == colour:
-        return channels, None
-    alpha = np.ascontiguousarray(arr[:, :, colour])
-    if extrasamples and extrasamples[0] == 1:  # associated (premultiplied) alpha: undo it
-        channels = _unpremultiply(channels, alpha)
-    return channels, alpha
-
-
-def _unpremultiply(channels: np.ndarray, alpha: np.ndarray) -> np.ndarray:
-    top = np.float32(np.iinfo(channels.dtype).max)
-    a = alpha.astype(np.float32)[:, :, None]
-    out = np.where(a > 0, channels.astype(np.float32) * top / np.maximum(a, 1), 0)
-    return np.rint(np.clip(out, 0, top)).astype(channels.dtype)
-
-
-def _tiff_dpi(tags: tifffile.TiffTags) -> tuple[float, float] | None:
-    xres, yres, unit = tags.get(282), tags.get(283), tags.get(296)
-    per_inch = {2: 1.0, 3: 2.54}.get(int(unit.value) if unit is not None else 2)
-    if xres is None or yres is None or per_inch is None:
-        return None
-    try:
-        x, y = (v[0] / v[1] if isinstance(v, tuple) else float(v) for v in (xres.value, yres.value))
-    except (ZeroDivisionError, TypeError, IndexError):
-        return None
-    return (x * per_inch, y * per_inch) if x > 0 and y > 0 else None
 
 
 # --- EXIF orientation ---------------------------------------------------------------------------
@@ -577,7 +293,7 @@ def _png_chunk(kind: bytes, body: bytes) -> bytes:
 
 def _write_png(photo: Photo, tmp: Path, quality: int) -> None:
     encoded = imagecodecs.png_encode(_interleaved(photo), **_PNG_OPTIONS[photo.pixels.dtype])
-    header_end = len(_PNG_SIGNATURE) + 25  # signature + IHDR chunk; our chunks must precede IDAT
+    header_end = len(PNG_SIGNATURE) + 25  # signature + IHDR chunk; our chunks must precede IDAT
     extra = []
     if photo.icc_profile:
         extra.append(_png_chunk(b"iCCP", b"ICC Profile\x00\x00" + zlib.compress(photo.icc_profile)))
@@ -624,7 +340,7 @@ def _warn_jpeg_losses(photo: Photo, path: Path) -> None:
 
 
 def _write_jpeg(photo: Photo, tmp: Path, quality: int) -> None:
-    pixels = _to_8bit(photo.pixels)
+    pixels = to_8bit(photo.pixels)
     im = Image.fromarray(pixels[:, :, 0] if photo.is_grey else pixels)
     options: dict[str, object] = {}
     if photo.icc_profile:

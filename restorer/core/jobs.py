@@ -20,3 +20,20 @@ def run_to_end(
             return stop.value
         if on_event is not None:
             on_event(event)
+
+
+Other = TypeVar("Other")
+
+
+def relay(
+    job: Generator[Event, None, Result], convert: Callable[[Event], Other | None]
+) -> Generator[Other, None, Result]:
+    """Re-yield a job's events as ``convert`` turns them (None drops one); return the job's result."""
+    while True:
+        try:
+            event = next(job)
+        except StopIteration as stop:
+            return stop.value
+        converted = convert(event)
+        if converted is not None:
+            yield converted

@@ -14,7 +14,8 @@ from dataclasses import replace
 import numpy as np
 
 from restorer.core.errors import RestorerError
-from restorer.core.imageio import Photo, from_float
+from restorer.core.imageio import Photo
+from restorer.core.pixels import from_float
 from restorer.core.types import Bounds, RestoreResult, WindowPatch
 
 

@@ -26,9 +26,10 @@ import numpy as np
 
 from restorer.core import methods
 from restorer.core.errors import RestorerError
-from restorer.core.imageio import Photo, to_float
+from restorer.core.imageio import Photo
 from restorer.core.methods import FillMethod, FillRequest
 from restorer.core.patches import compose, crop
+from restorer.core.pixels import to_float
 from restorer.core.regions import Region, RegionMap, box_window, find_regions, union_bbox, window_problem
 from restorer.core.tone import Tone, detect_tone
 from restorer.core.types import (

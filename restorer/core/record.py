@@ -13,7 +13,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from restorer import __version__
-from restorer.core.imageio import Photo, atomic_write
+from restorer.core.files import atomic_write
+from restorer.core.imageio import Photo
 from restorer.core.types import RestoreResult
 
 FORMAT = "restorer-record/2"

@@ -26,6 +26,7 @@ import torch
 from torch import nn
 
 from restorer.core.errors import RestorerError
+from restorer.core.files import atomic_write
 from restorer.core.networks import (
     ContextEncoder,
     ContextEncoderArch,
@@ -97,13 +98,7 @@ def save_weights(
     }
     payload["sha256"] = content_digest(payload)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    try:
-        torch.save(payload, tmp)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return path
+    return atomic_write(path, lambda tmp: torch.save(payload, tmp))
 
 
 @dataclass

@@ -41,7 +41,7 @@ def preview_frame(
 ) -> PreviewFrame:
     """A float image (h, w, C) in [0, 1] of the window ``box``, opaque over ``hole`` (h, w) only,
     clipped to the photo."""
-    from restorer.core.imageio import from_float
+    from restorer.core.pixels import from_float
 
     clipped = box.intersect(Bounds.of_shape(photo_shape[:2]))
     inner = clipped.relative_to(box)

@@ -56,7 +56,7 @@ def sessions_root() -> Path:
 
 
 def _write_bytes(path: Path, data: bytes) -> None:
-    from restorer.core.imageio import atomic_write  # on use: the window starts without the codecs
+    from restorer.core.files import atomic_write
 
     atomic_write(path, lambda tmp: tmp.write_bytes(data))
 

@@ -33,7 +33,7 @@ SMOOTH = Qt.TransformationMode.SmoothTransformation
 def candidate_thumbnail(window8: np.ndarray, hole: np.ndarray, candidate: np.ndarray) -> np.ndarray:
     """The candidate pasted into its hole (no blending: fast, honest), cropped to the hole and a margin
     so that candidates differing in a small hole do not all look alike at thumbnail size."""
-    from restorer.core.imageio import from_float
+    from restorer.core.pixels import from_float
 
     out = np.repeat(window8[..., None], 3, axis=2) if window8.ndim == 2 else window8.copy()
     cand = from_float(candidate, np.uint8)

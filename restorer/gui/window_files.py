@@ -19,7 +19,7 @@ MAX_RECENT = 10
 
 def photo_filter() -> str:
     """The open dialog's filter: the formats imageio reads (imported on use: the window starts without)."""
-    from restorer.core.imageio import READ_SUFFIXES
+    from restorer.core.files import READ_SUFFIXES
 
     return f"Photos ({' '.join('*' + s for s in READ_SUFFIXES)});;All files (*)"
 

@@ -17,6 +17,8 @@ import torch.distributed as dist
 from PIL import Image
 from torch import nn
 
+from restorer.core.files import atomic_write
+
 
 @dataclass
 class DistInfo:
@@ -106,9 +108,7 @@ def save_grid(images: torch.Tensor, path: Path, columns: int = 8) -> None:
 def save_checkpoint(path: Path, state: dict) -> None:
     """Atomic torch.save of a dict of tensors / numbers / strings (loadable with weights_only=True)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    torch.save(state, tmp)
-    os.replace(tmp, path)
+    atomic_write(path, lambda tmp: torch.save(state, tmp))
 
 
 def load_checkpoint(path: Path) -> dict:

@@ -20,12 +20,12 @@ import torch
 from PIL import Image
 
 from restorer.core.errors import RestorerError
+from restorer.core.files import READ_SUFFIXES
 
 DATA_CREDIT = (
     "FairFace (Kärkkäinen & Joo, WACV 2021, arXiv:1908.04913), CC BY 4.0; images modified: "
     "resized from 224x224 to 160x160, re-encoded as WebP, then resized to the model resolution"
 )
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff"}
 
 # sRGB-ish sepia tint applied to luminance for "toned print" augmentation (R, G, B gains)
 SEPIA = np.array([1.07, 0.98, 0.82], dtype=np.float32)
@@ -46,7 +46,7 @@ def iter_images(paths: Sequence[str | Path], limit: int | None = None) -> Iterat
         path = Path(raw)
         if path.is_dir():
             sources = (
-                (p.name, p.read_bytes) for p in sorted(path.rglob("*")) if p.suffix.lower() in IMAGE_SUFFIXES
+                (p.name, p.read_bytes) for p in sorted(path.rglob("*")) if p.suffix.lower() in READ_SUFFIXES
             )
             items: Iterator = ((n, read()) for n, read in sources)
         elif path.suffix.lower() == ".zip" and path.is_file():
@@ -72,7 +72,7 @@ def _zip_items(path: Path) -> Iterator[tuple[str, bytes]]:
         raise RestorerError(f"{path}: not a readable zip file") from None
     with zf:
         names = sorted(
-            (n for n in zf.namelist() if Path(n).suffix.lower() in IMAGE_SUFFIXES),
+            (n for n in zf.namelist() if Path(n).suffix.lower() in READ_SUFFIXES),
             key=lambda n: (len(n), n),  # 2.webp before 10.webp
         )
         for n in names:

@@ -24,9 +24,11 @@ import numpy as np
 
 from restorer.core import methods as registry
 from restorer.core.errors import RestorerError
-from restorer.core.imageio import atomic_write, from_float
-from restorer.core.methods import FillMethod
+from restorer.core.files import atomic_write
+from restorer.core.jobs import relay
+from restorer.core.methods.base import FillMethod, FrameBatch
 from restorer.core.patches import compose
+from restorer.core.pixels import from_float
 from restorer.core.types import RestoreOptions
 from restorer.core.weights import DEFAULT_MODELS
 from restorer.training.masks import MASK_TYPES
@@ -231,6 +233,16 @@ def _batches(n: int, size: int) -> Iterator[slice]:
         yield slice(start, min(start + size, n))
 
 
+def _iterations(
+    method: str, mask: str, done: int, total: int, iterations: int
+) -> Callable[[int], EvalProgress]:
+    return lambda ticks: EvalProgress(method, mask, done, total, ticks, iterations)
+
+
+def _silent(ticks: int) -> None:
+    return None
+
+
 def evaluate(
     data: Sequence[str | Path],
     settings: EvalSettings | None = None,
@@ -268,7 +280,7 @@ def evaluate(
             scores: dict[str, list[tuple[np.ndarray, np.ndarray]]] = {b: [] for b in BLENDS}
             for sl in _batches(n, step):
                 t0 = time.perf_counter()
-                job = method.fill_frames(
+                batch = FrameBatch(
                     frames[sl],
                     holes[sl],
                     settings.options(name),
@@ -276,14 +288,9 @@ def evaluate(
                     settings.seed + sl.start,
                     should_stop,
                 )
-                while True:
-                    try:
-                        ticks = next(job)
-                    except StopIteration as stop:
-                        fills = stop.value
-                        break
-                    if latent:
-                        yield EvalProgress(name, mask_type, sl.start, n, ticks, settings.iterations)
+                # only a latent search reports its iterations; the one-pass fills are silent
+                track = _iterations(name, mask_type, sl.start, n, settings.iterations) if latent else _silent
+                fills = yield from relay(method.fill_frames(batch), track)
                 if fills is None:
                     return None
                 filled = {"paste": put_in(damaged[sl], holes[sl], fills, blend=False)}

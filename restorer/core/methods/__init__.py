@@ -12,13 +12,14 @@ import importlib
 import pkgutil
 
 from restorer.core.errors import RestorerError
-from restorer.core.methods.base import FillMethod, FillOutput, FillRequest, check_method_class
+from restorer.core.methods.base import FillMethod, FillOutput, FillRequest, FrameBatch, check_method_class
 
 __all__ = [
     "ROUTERS",
     "FillMethod",
     "FillOutput",
     "FillRequest",
+    "FrameBatch",
     "choices",
     "get",
     "method_for_model",

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import numpy as np
 
 from restorer.core.errors import RestorerError
+from restorer.core.jobs import relay
 from restorer.core.types import Bounds, RegionProgress, RestoreOptions
 
 if TYPE_CHECKING:  # regions needs scipy: the registry is read at every start, so it stays unloaded
@@ -32,6 +33,18 @@ class FillRequest:
     options: RestoreOptions = field(default_factory=RestoreOptions)
     tone: Any = None  # restorer.core.tone.Tone of the whole photo; None = colour
     model: Any = None  # restorer.core.weights.LoadedModel when the method needs one
+    should_stop: Callable[[], bool] | None = None
+
+
+@dataclass
+class FrameBatch:
+    """Model-size frames for evaluation, filled in one call: frame i uses seed ``first_seed + i``."""
+
+    frames: np.ndarray  # float32 (N, R, R, C) in [0, 1]
+    holes: np.ndarray  # bool (N, R, R)
+    options: RestoreOptions = field(default_factory=RestoreOptions)
+    model: Any = None
+    first_seed: int = 0
     should_stop: Callable[[], bool] | None = None
 
 
@@ -82,32 +95,18 @@ class FillMethod:
         """Yield progress, return the candidates (or None when ``request.should_stop()`` turned true)."""
         raise NotImplementedError
 
-    def fill_frames(
-        self,
-        frames: np.ndarray,
-        holes: np.ndarray,
-        options: RestoreOptions,
-        model: Any = None,
-        first_seed: int = 0,
-        should_stop: Callable[[], bool] | None = None,
-    ) -> Generator[int, None, np.ndarray | None]:
-        """Fill a batch of model-size frames for evaluation: float32 (N, R, R, C), holes bool (N, R, R).
+    def fill_frames(self, batch: FrameBatch) -> Generator[int, None, np.ndarray | None]:
+        """Fill a batch of model-size frames for evaluation, each as a one-frame run would.
 
-        Frame i uses seed ``first_seed + i``, as a one-frame run would. Yields iterations (or
-        frames done) and returns the best candidate of every frame, float32 (N, R, R, C). This
-        default fills frame by frame; learned methods override it with one batched pass.
+        Yields iterations (or frames done) and returns the best candidate of every frame, float32
+        (N, R, R, C). This default fills frame by frame; learned methods override it with one
+        batched pass.
         """
-        out = np.empty_like(frames, dtype=np.float32)
-        for i, (frame, hole) in enumerate(zip(frames, holes, strict=True)):
-            request = FillRequest(i, frame, hole, first_seed + i, options, None, model, should_stop)
-            job = self.fill(request)
-            while True:
-                try:
-                    progress = next(job)
-                except StopIteration as stop:
-                    filled = stop.value
-                    break
-                yield progress.iteration
+        out = np.empty_like(batch.frames, dtype=np.float32)
+        for i, (frame, hole) in enumerate(zip(batch.frames, batch.holes, strict=True)):
+            seed = batch.first_seed + i
+            request = FillRequest(i, frame, hole, seed, batch.options, None, batch.model, batch.should_stop)
+            filled = yield from relay(self.fill(request), lambda progress: progress.iteration)
             if filled is None:
                 return None
             out[i] = filled.candidates[0]

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Generator
-from typing import Any
+from collections.abc import Generator
 
 import numpy as np
 
-from restorer.core.methods.base import FillJob, FillMethod, FillRequest, single
-from restorer.core.types import RestoreOptions
+from restorer.core.methods.base import FillJob, FillMethod, FillRequest, FrameBatch, single
 
 
 class ContextEncoderFill(FillMethod):
@@ -33,28 +31,20 @@ class ContextEncoderFill(FillMethod):
         device = str(resolve_device(request.options.device))
         return single(request, inputs.back(prediction), {"device": device})
 
-    def fill_frames(
-        self,
-        frames: np.ndarray,
-        holes: np.ndarray,
-        options: RestoreOptions,
-        model: Any = None,
-        first_seed: int = 0,
-        should_stop: Callable[[], bool] | None = None,
-    ) -> Generator[int, None, np.ndarray | None]:
+    def fill_frames(self, batch: FrameBatch) -> Generator[int, None, np.ndarray | None]:
         """The whole batch in one forward pass, as ``fill_with_context_encoder`` does for one frame."""
         import torch
 
         from restorer.core.methods._model_io import frames_to_tensor, tensor_to_frames
         from restorer.core.networks import make_context_input
 
-        net = model.nets["context_encoder"]
+        net = batch.model.nets["context_encoder"]
         device = next(net.parameters()).device
         with torch.no_grad():
-            image = frames_to_tensor(frames).to(device)
-            known = torch.from_numpy(~holes)[:, None].to(device, torch.float32)
+            image = frames_to_tensor(batch.frames).to(device)
+            known = torch.from_numpy(~batch.holes)[:, None].to(device, torch.float32)
             prediction = net(make_context_input(image, known)).clamp(-1.0, 1.0)
-        yield len(frames)
+        yield len(batch.frames)
         return tensor_to_frames(prediction)
 
 

@@ -6,12 +6,12 @@ iterates as previews and ranks every start as a candidate.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Generator
+from collections.abc import Generator
 from typing import Any
 
 import numpy as np
 
-from restorer.core.methods.base import FillJob, FillMethod, FillOutput, FillRequest
+from restorer.core.methods.base import FillJob, FillMethod, FillOutput, FillRequest, FrameBatch
 from restorer.core.types import RegionProgress, RestoreOptions
 
 
@@ -84,29 +84,21 @@ class LatentFill(FillMethod):
         candidates = [inputs.back(img) for img in result.images]
         return FillOutput(candidates, [float(v) for v in result.losses], params)
 
-    def fill_frames(
-        self,
-        frames: np.ndarray,
-        holes: np.ndarray,
-        options: RestoreOptions,
-        model: Any = None,
-        first_seed: int = 0,
-        should_stop: Callable[[], bool] | None = None,
-    ) -> Generator[int, None, np.ndarray | None]:
+    def fill_frames(self, batch: FrameBatch) -> Generator[int, None, np.ndarray | None]:
         """N frames x K starts optimised as one batch; frame i gets seed ``first_seed + i``."""
         import torch
 
         from restorer.core.latent import optimise_latent_batch
         from restorer.core.methods._model_io import frames_to_tensor, tensor_to_frames
 
-        g, d = model.nets["generator"], model.nets["discriminator"]
+        g, d = batch.model.nets["generator"], batch.model.nets["discriminator"]
         job = optimise_latent_batch(
             g,
             d,
-            frames_to_tensor(frames),
-            torch.from_numpy(holes),
-            self._config(options, first_seed),
-            should_stop,
+            frames_to_tensor(batch.frames),
+            torch.from_numpy(batch.holes),
+            self._config(batch.options, batch.first_seed),
+            batch.should_stop,
         )
         best = yield from job
         return None if best is None else tensor_to_frames(best)

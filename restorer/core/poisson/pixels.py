@@ -11,9 +11,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from restorer.core.errors import RestorerError
+from restorer.core.pixels import from_float, integer_top
 from restorer.core.poisson.cg import DEFAULT_TOL
-
-_INTEGER_TOPS = {np.dtype(np.uint8): 255.0, np.dtype(np.uint16): 65535.0}
 
 
 def _as_hwc(pixels: object, name: str) -> np.ndarray:
@@ -26,7 +25,7 @@ def _as_hwc(pixels: object, name: str) -> np.ndarray:
 def check_pixels(pixels: object, name: str = "image") -> np.ndarray:
     """The (H, W, C) view of uint8/uint16/float pixels, or RestorerError."""
     arr = _as_hwc(pixels, name)
-    if arr.dtype not in _INTEGER_TOPS and arr.dtype.kind != "f":
+    if integer_top(arr.dtype) is None and arr.dtype.kind != "f":
         raise RestorerError(f"{name} must be uint8, uint16 or float, not {arr.dtype}")
     return arr
 
@@ -52,7 +51,7 @@ def tolerance_for(dtype: np.dtype) -> float:
 
 def value_scale(dtype: np.dtype) -> float:
     """What 1.0 of the float working scale is in ``dtype`` units (1 for float pixels)."""
-    return _INTEGER_TOPS.get(np.dtype(dtype), 1.0)
+    return float(integer_top(dtype) or 1.0)
 
 
 def gather(pixels: np.ndarray, flat: np.ndarray) -> np.ndarray:
@@ -74,13 +73,7 @@ def scatter(out: np.ndarray, flat: np.ndarray, values: np.ndarray) -> None:
 
 def to_dtype(values: np.ndarray, dtype: np.dtype) -> np.ndarray:
     """Float values in the working scale -> ``dtype``: rounded and clipped for integers, cast for floats."""
-    top = _INTEGER_TOPS.get(np.dtype(dtype))
-    if top is None:
-        return values.astype(dtype)
-    scaled = np.multiply(values, np.float32(top), dtype=np.float32)
-    np.rint(scaled, out=scaled)
-    np.clip(scaled, 0.0, top, out=scaled)
-    return scaled.astype(dtype)
+    return values.astype(dtype) if integer_top(dtype) is None else from_float(values, dtype)
 
 
 @dataclass
