@@ -217,10 +217,37 @@ def test_too_large_hole_is_reported_not_filled(gan_path):
         len(result.warnings) == 1 and "too large" in result.warnings[0] and "not filled" in result.warnings[0]
     )
     assert np.array_equal(apply_result(photo, result).pixels, photo.pixels)
-    box_mask = np.zeros_like(mask)
-    box_mask[30:80, 30:80] = True  # 61 % of the 64 x 64 face box
+
+
+def test_a_face_box_mostly_damaged_is_filled_with_a_warning(gan_path):
+    photo = _photo()
+    box_mask = np.zeros((112, 128), dtype=bool)
+    box_mask[30:80, 30:80] = True  # 61 % of the 64 x 64 face box: the paper's "half" case and worse
     _, boxed = _events(restore(photo, box_mask, RestoreOptions(model=gan_path, box=BOX, **FAST)))
-    assert boxed.patches == [] and "61%" in boxed.warnings[0]
+    assert [p.method for p in boxed.patches] == ["latent"] and boxed.patches[0].hole_pixels == 2500
+    assert "61%" in boxed.warnings[0] and "check the result" in boxed.warnings[0]
+    # the paper's "random 80%": four pixels in five of the box missing
+    random80 = np.zeros_like(box_mask)
+    random80[BOX.slices] = np.random.default_rng(0).random((64, 64)) < 0.8
+    options = RestoreOptions(method="latent", model=gan_path, box=BOX, **FAST)
+    _, result = _events(restore(photo, random80, options))
+    filled = np.zeros_like(random80)
+    for patch in result.patches:
+        filled[patch.box.slices] |= patch.hole
+    assert np.array_equal(filled, random80) and {p.method for p in result.patches} == {"latent"}
+    assert any("80%" in w or "79%" in w or "81%" in w for w in result.warnings)
+
+
+def test_auto_sends_only_face_damage_inside_the_box_to_the_face_model(gan_path):
+    mask = np.zeros((112, 128), dtype=bool)
+    mask[50:62, 50:62] = True  # on the face: the box's centre
+    mask[76:86, 26:38] = True  # bottom-left corner of the box: a collar, fabric, background
+    _, result = _events(restore(_photo(), mask, RestoreOptions(model=gan_path, box=BOX, **FAST)))
+    by_method = {p.method: p for p in result.patches}
+    assert set(by_method) == {"latent", "patch"}
+    assert by_method["latent"].hole[26:38, 26:38].all()  # the face hole, in box coordinates
+    assert "over hair, clothes or background (0% on the face)" in by_method["patch"].reason
+    assert by_method["patch"].hole_pixels == 120
 
 
 def test_sepia_print_gets_a_sepia_fill(gan_path):

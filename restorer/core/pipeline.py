@@ -26,6 +26,7 @@ import numpy as np
 
 from restorer.core import methods
 from restorer.core.errors import RestorerError
+from restorer.core.framing import FACE_SHARE, face_share
 from restorer.core.imageio import Photo
 from restorer.core.methods import FillMethod, FillRequest
 from restorer.core.patches import compose, crop
@@ -113,9 +114,10 @@ def _find_model(options: RestoreOptions, wanted: bool) -> tuple[Any, str]:
 
 
 def _choose(
-    region: Region, in_box: bool, options: RestoreOptions, model: Any, no_model: str
+    region: Region, on_face: float | None, options: RestoreOptions, model: Any, no_model: str
 ) -> tuple[str, str]:
-    """(method name, reason) for one region."""
+    """(method name, reason) for one region; ``on_face``: its share on the face box's face oval, or
+    None outside a face box."""
     width = f"max width {region.max_width:.0f} px"
     if options.method not in methods.ROUTERS:
         return options.method, f"--method {options.method}"
@@ -123,8 +125,13 @@ def _choose(
         return THIN_METHOD, f"thin scratch ({width})"
     if options.method == "classic":
         return WIDE_METHOD, f"wide region ({width})"
-    if not in_box:
+    if on_face is None:
         return WIDE_METHOD, f"wide region outside a face box ({width})"
+    if on_face < FACE_SHARE:
+        return (
+            WIDE_METHOD,
+            f"inside the face box but over hair, clothes or background ({on_face:.0%} on the face)",
+        )
     if model is None:
         return WIDE_METHOD, f"inside the face box, but {no_model}"
     return methods.method_for_model(model.kind).name, f"compact hole inside the face box ({width})"
@@ -135,6 +142,7 @@ def _plan(
 ) -> tuple[list[_Task], list[str], Any]:
     box = options.box
     in_box = [box is not None and box.contains(r.bbox) for r in rmap.regions]
+    frame = box_window(box, photo_size) if box is not None else None
     forced = None if options.method in methods.ROUTERS else methods.get(options.method)
     wants_model = (forced is not None and forced.model_kind is not None) or (
         forced is None
@@ -146,13 +154,14 @@ def _plan(
     warnings: list[str] = []
     face_task: _Task | None = None  # every model-filled region inside the box shares one window
     for number, (region, inside) in enumerate(zip(rmap.regions, in_box, strict=True), start=1):
-        name, reason = _choose(region, inside, options, model, no_model)
+        on_face = face_share(rmap.hole(region.label, frame), frame) if inside and frame else None
+        name, reason = _choose(region, on_face, options, model, no_model)
         method = methods.get(name)
         x, y, w, h = region.bbox.xywh()
         where = f"region {number} (x={x}, y={y}, {w}x{h} px)"
         if method.model_kind is not None and inside and box is not None:
             if face_task is None:
-                face_task = _Task((region.label,), box_window(box, photo_size), method, reason)
+                face_task = _Task((region.label,), frame, method, reason)
                 tasks.append(face_task)
             else:
                 face_task.labels += (region.label,)
@@ -165,11 +174,11 @@ def _plan(
     if face_task is not None:
         pixels = sum(r.pixels for r in rmap.regions if r.label in face_task.labels)
         problem = window_problem(pixels, face_task.window)
-        if problem:
-            tasks.remove(face_task)
+        if problem:  # the user framed this face: fill it all the same, and say it has little context
             bbox = union_bbox([r.bbox for r in rmap.regions if r.label in face_task.labels])
             warnings.append(
-                f"the damage inside the face box ({bbox.width}x{bbox.height} px): {problem}; not filled"
+                f"the damage inside the face box ({bbox.width}x{bbox.height} px): {problem}; filled from the "
+                "little context left, check the result"
             )
     return tasks, warnings, model
 
