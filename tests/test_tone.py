@@ -104,3 +104,31 @@ def test_retone_of_a_grey_print_is_grey(channels):
     out = fit_tone_curve(grey).apply(y[:5, :5], channels=channels)
     assert out.shape == (5, 5, channels)
     np.testing.assert_allclose(out, np.repeat(y[:5, :5, None], channels, axis=-1), atol=1e-5)
+
+
+def _warm_portrait(size: int = 160, seed: int = 0) -> np.ndarray:
+    """A warm colour portrait: beige backdrop, skin oval with redder cheeks and lips, brown hair.
+
+    Every colour lies near one hue line (orange), which fooled the detector into "toned"; but at
+    the same luminance the cheeks, lips and hair are more saturated than the backdrop.
+    """
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:size, 0:size] / size
+    image = np.empty((size, size, 3), np.float32)
+    image[:] = np.array([0.80, 0.70, 0.58])[None, None] * (0.85 + 0.15 * yy[..., None])  # backdrop
+    face = ((xx - 0.5) / 0.30) ** 2 + ((yy - 0.55) / 0.38) ** 2 < 1
+    image[face] = [0.86, 0.62, 0.48]  # skin
+    for cx in (0.36, 0.64):  # cheeks: same brightness, more red
+        image[((xx - cx) / 0.08) ** 2 + ((yy - 0.62) / 0.06) ** 2 < 1] = [0.92, 0.55, 0.42]
+    image[((xx - 0.5) / 0.10) ** 2 + ((yy - 0.78) / 0.03) ** 2 < 1] = [0.80, 0.36, 0.30]  # lips
+    image[(yy < 0.30) & (((xx - 0.5) / 0.36) ** 2 + ((yy - 0.32) / 0.26) ** 2 < 1)] = [0.36, 0.22, 0.13]
+    image += rng.normal(0, 0.01, image.shape)
+    return np.round(np.clip(image, 0, 1) * 255).astype(np.uint8)
+
+
+def test_a_warm_colour_portrait_is_colour_and_its_sepia_print_is_toned():
+    portrait = _warm_portrait()
+    assert detect_tone(portrait).kind == "colour"
+    y = portrait.astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32) / 255
+    sepia = np.clip(y[..., None] * np.array([1.07, 0.98, 0.82]), 0, 1)
+    assert detect_tone(np.round(sepia * 255).astype(np.uint8)).kind == "toned"
