@@ -23,7 +23,7 @@ from gui_support import (  # noqa: F401  (fixtures)
 )
 
 from restorer.core.maskops import mask_bounds
-from restorer.core.types import Bounds, RegionProgress, RegionStarted
+from restorer.core.types import Bounds, RegionFinished, RegionProgress, RegionStarted, RestoreResult
 from restorer.editing.export import ExportRequest
 from restorer.editing.preview import FINISHED
 
@@ -288,3 +288,91 @@ def test_a_new_method_file_appears_in_the_window_and_restores(toy_method, qtbot,
     assert (filled == filled[0]).all()  # one flat colour: the toy's mean
     w.close()
     w.wait_for_threads()
+
+
+# ----- cancelling keeps what is finished; the time estimate -----
+
+
+def regions_engine(count: int = 3, slow_from: int = 2, total: int = 100_000, delay: float = 0.002):
+    """A fake engine with ``count`` regions side by side: those before ``slow_from`` finish at once,
+    the next one iterates until cancelled."""
+
+    def make(photo, mask, options):
+        def factory(attempt, should_stop):
+            def job():
+                patches = []
+                for index in range(count):
+                    box = Bounds.from_xywh((10 + 40 * index, 20, 32, 32))
+                    patch = replace(fake_result(photo, box, options=options).patches[0], index=index)
+                    yield RegionStarted(index, count, box, "patch", "--method patch")
+                    iterations = total if index >= slow_from else 3
+                    for i in range(1, iterations + 1):
+                        if should_stop():
+                            return None
+                        time.sleep(delay)
+                        yield RegionProgress(index, i, iterations, 0.5)
+                    patches.append(patch)
+                    yield RegionFinished(patch)
+                return RestoreResult(patches, [], options)
+
+            return job()
+
+        return factory
+
+    return make
+
+
+def test_cancel_keeps_every_finished_region_as_a_result_to_accept(window, qtbot):
+    doc = show_photo(window, make_photo(160, 90))
+    original = doc.photo.pixels.copy()
+    paint_square(doc, 10, 20, 120)
+    window.controller.make_factory = regions_engine(count=3, slow_from=2)
+    window.start_restore()
+    qtbot.waitUntil(lambda: window.restore_panel.progress_label.text().startswith("Region 3"), timeout=10_000)
+    thread, kept = window.controller.thread, []
+    thread.partial.connect(kept.append)
+    with qtbot.waitSignals([thread.partial, thread.cancelled], order="strict", timeout=5000):
+        window.commands["cancel"].trigger()
+    (partial,) = kept
+    assert [p.index for p in partial.patches] == [0, 1] and partial.count == 3
+    qtbot.waitUntil(lambda: doc.pending is not None, timeout=5000)
+    assert not window.controller.running and window.last_error == ""
+    assert [r.index for r in doc.pending.regions] == [0, 1]
+    assert doc.pending.warnings == ["Cancelled after 2 of 3 regions: region 3 not filled"]
+    assert window.restore_panel.progress_label.text() == "Cancelled: 2 of 3 regions kept"
+    assert window.result_panel.region.count() == 2 and window.result_panel.candidates.count() == 3
+    assert "Cancelled: kept 2 regions" in window.statusBar().currentMessage()
+    window.accept_result()
+    changed = (doc.photo.pixels != original).any(axis=2)
+    assert changed[:, :90].any() and not changed[:, 90:].any()  # regions 1 and 2 went in, not 3
+
+
+def test_cancel_before_any_region_finished_keeps_nothing(window, qtbot):
+    doc = show_photo(window, make_photo(160, 90))
+    paint_square(doc, 10, 20, 40)
+    window.controller.make_factory = regions_engine(count=2, slow_from=0)
+    window.start_restore()
+    qtbot.waitUntil(lambda: window.restore_panel.progress.value() > 0, timeout=10_000)
+    with qtbot.waitSignals([window.controller.cancelled], timeout=5000):
+        window.cancel_restore()
+    assert doc.pending is None and window.restore_panel.progress_label.text() == "Cancelled"
+
+
+def test_progress_shows_elapsed_and_remaining_time_in_the_panels_own_words(window, qtbot):
+    doc = show_photo(window, make_photo(160, 90))
+    paint_square(doc, 10, 20, 40)
+    window.controller.make_factory = regions_engine(count=2, slow_from=1, delay=0.01)
+    window.start_restore()
+    panel = window.restore_panel
+    qtbot.waitUntil(
+        lambda: "Region 2" in panel.progress_label.text() and panel.eta_label.text().count("left") == 2
+    )
+    eta = panel.eta_label.text()
+    assert eta.startswith("region ") and " · total " in eta and eta.count("left") == 2
+    assert "--method" not in panel.status.text() and "chosen in the Method list" in panel.status.text()
+    assert panel.progress_label.text().startswith("Region 2") and not panel.progress.isTextVisible()
+    window.cancel_restore()
+    qtbot.waitUntil(lambda: not window.controller.running, timeout=5000)
+    assert panel.eta_label.text().startswith("Took ") and panel.status.text() == ""
+    window.set_document(None)  # another photo: nothing of this run stays in the panel
+    assert panel.progress_label.text() == "Idle" and panel.eta_label.isHidden()

@@ -13,6 +13,7 @@ from restorer.gui.canvas import MAX_BRUSH, MIN_BRUSH, Tool
 from restorer.gui.settings import icon
 
 Key = QKeySequence.StandardKey
+NAME_PROPERTY = "restorerName"
 
 
 @dataclass
@@ -50,6 +51,8 @@ def _make(
         action.setIcon(icon(icon_name))
         actions.icons[name] = icon_name
     action.setCheckable(checkable)
+    # The name the shortcuts dialog shows: the text may change later ("Undo Erase").
+    action.setProperty(NAME_PROPERTY, text.replace("&", "").rstrip("…"))
     # Toolbar tooltips name the shortcut too: "Brush (B)".
     first_key = ", ".join(k.toString(QKeySequence.SequenceFormat.NativeText) for k in action.shortcuts()[:1])
     label = text.replace("&", "").rstrip("…")
@@ -57,7 +60,12 @@ def _make(
     if tip:
         action.setStatusTip(tip)
     if slot is not None:
-        (action.toggled if checkable else action.triggered).connect(slot)
+        if checkable:
+            action.toggled.connect(slot)
+        else:
+            # triggered(bool checked) would land ``checked`` in the slot's first parameter (a path,
+            # a flag...): PySide 6.7+ passes it to any slot that can take an argument.
+            action.triggered.connect(lambda _checked=False, call=slot: call())
     window.addAction(action)  # shortcuts work even when the menu bar is hidden
     actions.items[name] = action
     return action

@@ -7,6 +7,7 @@ load in a background thread right after, so the window appears in well under a s
 from __future__ import annotations
 
 import logging
+import os
 import sys
 import traceback
 from pathlib import Path
@@ -24,6 +25,9 @@ def create_application() -> QApplication:
     app.setOrganizationName("Restorer")
     app.setApplicationDisplayName("Restorer")
     app.setDesktopFileName("restorer")
+    from restorer.gui import refguard
+
+    refguard.install()  # before the session's calls into Qt wear down None's reference count
     return app
 
 
@@ -48,4 +52,12 @@ def main(photo: str | Path | None = None) -> int:
     window = MainWindow(photo)
     _install_excepthook(window)
     window.show()
-    return app.exec()
+    code = app.exec()
+    sys.excepthook = sys.__excepthook__  # the hook reports into the window, which goes now
+    if not window.wait_for_threads(timeout_ms=60_000):
+        # A worker stuck in a read: destroying its running QThread would abort the process.
+        log.warning("a worker thread did not stop; leaving without waiting for it")
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    return code

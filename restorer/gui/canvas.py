@@ -23,8 +23,8 @@ from PySide6.QtGui import (
 )
 from PySide6.QtWidgets import QWidget
 
-from restorer.core.maskops import rect_footprint
 from restorer.core.types import Bounds
+from restorer.editing.boxes import square_box
 from restorer.editing.document import Document
 from restorer.editing.history import AcceptResult
 from restorer.editing.preview import PreviewFrame
@@ -339,10 +339,9 @@ class Canvas(QWidget):
             )
             self.update()
         elif drag == _Drag.BOX:
-            bounds, _ = rect_footprint(
-                self.image_point(self._drag_start), self.image_point(event.position()), self.doc.mask.shape
-            )
-            if bounds.width >= 4 and bounds.height >= 4:  # a click is not a box
+            self._drag_now = event.position()
+            bounds = self._box_bounds()
+            if bounds.width >= 4:  # a click is not a box
                 self.box_drawn.emit(bounds)
             self.update()
         self._update_cursor()
@@ -428,7 +427,14 @@ class Canvas(QWidget):
         return QRectF(p.x() - r, p.y() - r, 2 * r, 2 * r).toAlignedRect()
 
     def _rubber_rect(self) -> QRect:
+        if self._drag == _Drag.BOX and self.doc is not None:
+            return QRectF(*self.view.widget_rect(self._box_bounds())).toAlignedRect()
         return QRectF(self._drag_start, self._drag_now).normalized().toAlignedRect()
+
+    def _box_bounds(self) -> Bounds:
+        """The square context box being dragged out (the face model's window is square)."""
+        start, end = self.image_point(self._drag_start), self.image_point(self._drag_now)
+        return square_box(start, end, self.doc.mask.shape)
 
     # ----- painting -----
     def _draw_pyramid(self, painter: QPainter, layer, smooth: bool) -> None:
@@ -473,7 +479,8 @@ class Canvas(QWidget):
             painter.setClipRect(clip)
             self._draw_layers(painter, before if is_before else after)
             # A pending result would hide under the tint of the holes it fills: no tint on its side.
-            if self.mask_visible and (is_before or not pending):
+            # Held \ shows the photo as it was, untinted, to compare with the fill.
+            if self.mask_visible and not self.show_before and (is_before or not pending):
                 self._draw_pyramid(painter, self.mask_layer, smooth=False)
             painter.restore()
         if self._previews:
@@ -496,7 +503,7 @@ class Canvas(QWidget):
     def _draw_tool_feedback(self, painter: QPainter) -> None:
         if self._drag in (_Drag.RECT, _Drag.BOX):
             color = BOX_COLOR if self._drag == _Drag.BOX else QColor(255, 255, 255)
-            draw_rubber_band(painter, QRectF(self._drag_start, self._drag_now).normalized(), color)
+            draw_rubber_band(painter, QRectF(self._rubber_rect()), color)
         if self._drag == _Drag.LASSO and len(self._lasso) > 1:
             draw_lasso(painter, [QPointF(*self.view.to_widget(x, y)) for x, y in self._lasso])
         brush_tool = self.tool in (Tool.BRUSH, Tool.ERASER)

@@ -31,6 +31,7 @@ from restorer.editing.export import (
     is_original,
     suffixes,
 )
+from restorer.editing.export_names import DistinctExportRequest
 
 
 def file_filter(fmt: str) -> str:
@@ -39,7 +40,11 @@ def file_filter(fmt: str) -> str:
 
 
 class ExportDialog(QDialog):
-    def __init__(self, doc: Document, folder: Path | None, parent: QWidget | None = None) -> None:
+    def __init__(
+        self, doc: Document, folder: Path | None, parent: QWidget | None = None, save_mask: bool = False
+    ) -> None:
+        """``folder``: where the file goes (None: beside the photo); ``save_mask``: the mask box's
+        first state (the window remembers the last choice)."""
         super().__init__(parent)
         self.setWindowTitle("Export")
         self.doc = doc
@@ -65,7 +70,9 @@ class ExportDialog(QDialog):
         self.pending.setChecked(True)
         self.pending.setVisible(doc.pending is not None)
         self.mask = QCheckBox("Also save the restored area as a mask (…-mask.png)")
+        self.mask.setChecked(save_mask)
         self.record = QCheckBox("Also save the intervention record (…-restoration.json)")
+        self.record.setToolTip("Named after the exported file, its format included (…-tif-restoration.json)")
         recorded = has_results(doc)
         self.record.setEnabled(recorded)
         self.record.setChecked(recorded)
@@ -104,7 +111,7 @@ class ExportDialog(QDialog):
             self.path.setText(str(path.with_suffix(FORMATS[fmt])))
 
     def build_request(self) -> ExportRequest:
-        return ExportRequest(
+        return DistinctExportRequest(
             path=Path(self.path.text()).expanduser(),
             format=self.format.currentText(),
             include_pending=self.pending.isChecked(),

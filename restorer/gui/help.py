@@ -14,9 +14,16 @@ GESTURES = [
 ]
 
 
+def action_name(action) -> str:
+    """The action's fixed name: its text may name what it would act on now ("Undo Erase")."""
+    from restorer.gui.actions import NAME_PROPERTY
+
+    return action.property(NAME_PROPERTY) or action.text().replace("&", "")
+
+
 def shortcuts_dialog(parent: QWidget, actions) -> QDialog:
     rows = [
-        (a.text().replace("&", ""), ", ".join(k.toString(k.SequenceFormat.NativeText) for k in a.shortcuts()))
+        (action_name(a), ", ".join(k.toString(k.SequenceFormat.NativeText) for k in a.shortcuts()))
         for a in actions.items.values()
         if a.shortcuts()
     ] + GESTURES

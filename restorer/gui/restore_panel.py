@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
 
 from restorer.core import methods
 from restorer.core.types import Bounds, RestoreOptions
+from restorer.editing.eta import Estimate, format_duration
 from restorer.gui.settings import set_icon
 
 ROUTER_LABELS = {"auto": "Automatic", "classic": "Classic fills (no model)"}
@@ -42,6 +43,11 @@ def method_choices() -> list[tuple[str, str, str]]:
     ]
     found = [(m.name, m.label, m.summary) for m in methods.methods().values()]
     return [(name, label, tip[:1].upper() + tip[1:] + ".") for name, label, tip in routers + found]
+
+
+def method_labels() -> dict[str, str]:
+    """What the Method list calls each router and method: the window's words for the engine's names."""
+    return {name: label for name, label, _ in method_choices()}
 
 
 def uses_model(method: str) -> bool:
@@ -129,7 +135,6 @@ class RestorePanel(QWidget):
         form.addRow("Seed", seed_row)
 
         self.box_label = QLabel()
-        self.box_label.setWordWrap(True)
         self.clear_box = QToolButton()
         set_icon(self.clear_box, "close")
         self.clear_box.setToolTip("Remove the context box")
@@ -138,6 +143,11 @@ class RestorePanel(QWidget):
         box_row.addWidget(self.box_label, 1)
         box_row.addWidget(self.clear_box)
         form.addRow("Context box", box_row)
+        # The hint gets the panel's whole width, on its own row, so that it wraps instead of clipping.
+        self.box_hint = QLabel("Draw one with the box tool (X) around a face to use the face model.")
+        self.box_hint.setWordWrap(True)
+        self.box_hint.setEnabled(False)
+        form.addRow(self.box_hint)
 
         self.restore_button = set_icon(QPushButton("Restore"), "auto-fix")
         self.restore_button.setToolTip("Fill the masked damage (Ctrl+R)")
@@ -154,11 +164,16 @@ class RestorePanel(QWidget):
         buttons.addWidget(self.cancel_button)
         buttons.addWidget(defaults)
 
+        # The progress text sits above the bar, in the palette's text colour: drawn over the bar's
+        # chunk, some styles paint it black on the highlight colour.
+        self.progress_label = QLabel()
+        self.progress_label.setWordWrap(True)
         self.progress = QProgressBar()
-        self.progress.setTextVisible(True)
-        self.progress.setRange(0, 1)
-        self.progress.setValue(0)
-        self.progress.setFormat("Idle")
+        self.progress.setTextVisible(False)
+        self.progress.setMaximumHeight(self.progress.fontMetrics().height())
+        self.eta_label = QLabel()
+        self.eta_label.setWordWrap(True)
+        self.eta_label.setToolTip("Time spent and an estimate of the time left, for this region and in all")
         self.status = QLabel()
         self.status.setWordWrap(True)
         self.status.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
@@ -166,9 +181,12 @@ class RestorePanel(QWidget):
         layout = QVBoxLayout(self)
         layout.addLayout(form)
         layout.addLayout(buttons)
+        layout.addWidget(self.progress_label)
         layout.addWidget(self.progress)
+        layout.addWidget(self.eta_label)
         layout.addWidget(self.status)
         layout.addStretch(1)
+        self.reset_progress()
         self.set_box(None)
         self._update_enabled()
 
@@ -238,11 +256,10 @@ class RestorePanel(QWidget):
     def set_box(self, box: Bounds | None) -> None:
         """Show the document's context box."""
         if box is None:
-            self.box_label.setText(
-                "None. Draw one with the box tool (X) around a face to use the face model."
-            )
+            self.box_label.setText("None")
         else:
             self.box_label.setText(f"x {box.left}, y {box.top}, {box.width} × {box.height} px")
+        self.box_hint.setVisible(box is None)
         self.clear_box.setEnabled(box is not None)
 
     def _update_enabled(self) -> None:
@@ -252,29 +269,52 @@ class RestorePanel(QWidget):
         self.model.setEnabled(uses_model(method))
 
     # ----- progress -----
+    def set_progress_text(self, text: str) -> None:
+        self.progress_label.setText(text)
+        self.progress.setFormat(text)  # for accessibility tools, which read the bar's text
+
+    def reset_progress(self) -> None:
+        """Idle, with nothing left from an earlier run (a new photo, or before the next run)."""
+        self.progress.setRange(0, 1)
+        self.progress.setValue(0)
+        self.set_progress_text("Idle")
+        self.eta_label.clear()
+        self.eta_label.hide()
+        self.status.clear()
+
     def set_running(self, running: bool) -> None:
         self.restore_button.setEnabled(not running)
         self.cancel_button.setEnabled(running)
         if running:
+            self.reset_progress()
             self.progress.setRange(0, 0)  # busy until the first region starts
-            self.progress.setFormat("Preparing…")
-            self.status.setText("")
+            self.set_progress_text("Preparing…")
 
     def show_region(self, index: int, count: int, method: str, reason: str) -> None:
+        """Region ``index`` (0-based) of ``count`` starts; ``method`` is its label in the Method list."""
         self.progress.setRange(0, 1)
         self.progress.setValue(0)
-        self.progress.setFormat(f"Region {index + 1} of {count}: {method}")
+        self.set_progress_text(f"Region {index + 1} of {count}: {method}")
         self.status.setText(f"Region {index + 1}: {method} ({reason})")
 
     def show_progress(self, index: int, iteration: int, total: int, loss: float) -> None:
         self.progress.setRange(0, max(total, 1))
         self.progress.setValue(iteration)
-        self.progress.setFormat(f"Region {index + 1}: {iteration} / {total} · loss {loss:.4g}")
+        self.set_progress_text(f"Region {index + 1}: {iteration:,} / {total:,} · loss {loss:.4g}")
+
+    def show_eta(self, estimate: Estimate) -> None:
+        self.eta_label.setText(estimate.text())
+        self.eta_label.show()
+
+    def show_elapsed(self, seconds: float) -> None:
+        self.eta_label.setText(f"Took {format_duration(seconds)}")
+        self.eta_label.show()
 
     def show_done(self, text: str) -> None:
         self.progress.setRange(0, 1)
         self.progress.setValue(1 if text.startswith("Done") else 0)
-        self.progress.setFormat(text)
+        self.set_progress_text(text)
+        self.status.clear()  # the last region's line would read as if it were still running
 
 
 def _spin(low: int, high: int, value: int, step: int, tip: str) -> QSpinBox:

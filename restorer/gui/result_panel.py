@@ -14,6 +14,7 @@ from PySide6.QtWidgets import (
     QListWidget,
     QListWidgetItem,
     QPushButton,
+    QScrollArea,
     QSlider,
     QVBoxLayout,
     QWidget,
@@ -23,10 +24,13 @@ from restorer.core.maskops import mask_bounds
 from restorer.core.types import Bounds
 from restorer.editing.history import PendingResult
 from restorer.editing.pyramid import to_display8
+from restorer.editing.wording import plain_warning
 from restorer.gui.layers import ArrayImage
+from restorer.gui.restore_panel import method_labels
 from restorer.gui.settings import set_icon
 
 THUMB = 112
+WARNING_LINES = 5  # the warnings scroll beyond this, so Accept and Discard stay in view
 SMOOTH = Qt.TransformationMode.SmoothTransformation
 
 
@@ -62,7 +66,9 @@ class ResultPanel(QWidget):
         self.warnings = QLabel()
         self.warnings.setWordWrap(True)
         self.warnings.setStyleSheet("color: #d9822b;")
-        self.warnings.hide()
+        self.warnings.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.warnings_area = _bounded_scroll(self.warnings, WARNING_LINES)
+        self._labels = method_labels()
 
         self.region = QComboBox()
         self.region.setToolTip("The region whose candidates are listed below")
@@ -86,6 +92,7 @@ class ResultPanel(QWidget):
         self.split.toggled.connect(self._split_toggled)
         self.split_slider.valueChanged.connect(self._split_moved)
         hint = QLabel("Hold \\ to see the photo before.")
+        hint.setWordWrap(True)
         hint.setEnabled(False)
         compare = QHBoxLayout()
         compare.addWidget(self.split)
@@ -103,7 +110,7 @@ class ResultPanel(QWidget):
 
         layout = QVBoxLayout(self)
         layout.addWidget(self.summary)
-        layout.addWidget(self.warnings)
+        layout.addWidget(self.warnings_area)
         layout.addWidget(self.region)
         layout.addWidget(self.candidates, 1)
         layout.addLayout(compare)
@@ -112,7 +119,11 @@ class ResultPanel(QWidget):
         self.set_pending(None, None)
 
     def set_pending(self, pending: PendingResult | None, pixels: np.ndarray | None) -> None:
-        """Show a pending result; ``pixels`` are the photo's current (pre-result) pixels."""
+        """Show a pending result; ``pixels`` are the photo's current (pre-result) pixels.
+
+        The same result shown again (a candidate chosen, undone, redone) keeps the region selected."""
+        same = pending is not None and pending is self._pending
+        keep = self.region.currentIndex() if same else 0
         self._pending, self._pixels = pending, pixels
         has = pending is not None and bool(pending.regions)
         self.accept_button.setEnabled(pending is not None)
@@ -122,7 +133,9 @@ class ResultPanel(QWidget):
         if pending is not None:
             for r in pending.regions:
                 n = len(r.candidates)
-                self.region.addItem(f"Region {r.index + 1}: {r.method}, {n} candidate{'s' * (n != 1)}")
+                label = self._labels.get(r.method, r.method)
+                self.region.addItem(f"Region {r.index + 1}: {label}, {n} candidate{'s' * (n != 1)}")
+            self.region.setCurrentIndex(min(max(keep, 0), len(pending.regions) - 1))
         self.region.blockSignals(False)
         self.region.setVisible(has and len(pending.regions) > 1)
         if pending is None:
@@ -134,10 +147,15 @@ class ResultPanel(QWidget):
             self.summary.setText(
                 f"{n} region{'s' * (n != 1)} filled. Pick a candidate, then accept or discard."
             )
-        warnings = pending.warnings if pending is not None else []
+        warnings = [plain_warning(w, self._labels) for w in (pending.warnings if pending else [])]
         self.warnings.setText("\n".join(warnings))
-        self.warnings.setVisible(bool(warnings))
+        self.warnings_area.setVisible(bool(warnings))
         self._fill_candidates()
+
+    def show_region(self, index: int) -> None:
+        """Select region ``index`` in the region list (its candidates show below)."""
+        if 0 <= index < self.region.count():
+            self.region.setCurrentIndex(index)
 
     def refresh_choice(self) -> None:
         """Select each region's chosen candidate again (after undo/redo of a choice)."""
@@ -187,3 +205,15 @@ class ResultPanel(QWidget):
         self.split_slider.blockSignals(True)
         self.split_slider.setValue(round(fraction * 1000))
         self.split_slider.blockSignals(False)
+
+
+def _bounded_scroll(label: QLabel, lines: int) -> QScrollArea:
+    """``label`` in a frameless scroll area at most ``lines`` text lines high (hidden until needed)."""
+    area = QScrollArea()
+    area.setWidget(label)
+    area.setWidgetResizable(True)
+    area.setFrameShape(QScrollArea.Shape.NoFrame)
+    area.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+    area.setMaximumHeight(label.fontMetrics().lineSpacing() * lines + 6)
+    area.hide()
+    return area

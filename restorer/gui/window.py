@@ -10,8 +10,8 @@ import logging
 from collections.abc import Callable
 from pathlib import Path
 
-from PySide6.QtCore import QByteArray, QEvent, Qt, QTimer, Signal
-from PySide6.QtGui import QCloseEvent
+from PySide6.QtCore import QByteArray, QEvent, QSize, Qt, QTimer, Signal
+from PySide6.QtGui import QCloseEvent, QGuiApplication
 from PySide6.QtWidgets import (
     QDockWidget,
     QLabel,
@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
 from restorer.core.types import Bounds
 from restorer.editing import session as sessions
 from restorer.editing.document import Document
+from restorer.gui import refguard
 from restorer.gui.actions import build_actions, build_menus, build_toolbars
 from restorer.gui.canvas import Canvas
 from restorer.gui.restore_controller import RestoreController
@@ -56,6 +57,9 @@ DOCUMENT_COMMANDS = (
     "split",
 )
 AUTOSAVE_DELAY_MS = 1500  # after the last change
+DEFAULT_SIZE = QSize(1280, 820)
+SCREEN_SHARE = 0.92  # of the screen a new window may cover at most
+TABBED_DOCKS_BELOW = 900  # px of screen height: below, the Restore and Result panels share one tab stack
 AUTOSAVE_PERIOD_MS = 60_000  # and at least this often while there is unsaved work
 
 
@@ -76,6 +80,7 @@ class MainWindow(FilesMixin, CommandsMixin, QMainWindow):
 
     def __init__(self, photo: str | Path | None = None, start_engine: bool = True) -> None:
         super().__init__()
+        refguard.install()  # idempotent; see refguard: a PySide6 leak would abort a long session
         self.setWindowTitle("Restorer")
         self.setAcceptDrops(True)
         self.doc: Document | None = None
@@ -126,8 +131,9 @@ class MainWindow(FilesMixin, CommandsMixin, QMainWindow):
     def _dock(self, title: str, name: str, widget: QWidget) -> QDockWidget:
         dock = QDockWidget(title, self)
         dock.setObjectName(name)
-        scroll = QScrollArea()
+        scroll = WrappingScrollArea()
         scroll.setWidgetResizable(True)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         scroll.setWidget(widget)
         scroll.setFrameShape(QScrollArea.Shape.NoFrame)
         dock.setWidget(scroll)
@@ -243,6 +249,7 @@ class MainWindow(FilesMixin, CommandsMixin, QMainWindow):
             self.controller.stop_and_wait()
         self.doc = doc
         self._session = None
+        self.restore_panel.reset_progress()  # the last run's progress belongs to the last photo
         self.canvas.set_document(doc, layer)
         self.restore_panel.set_box(doc.box if doc is not None else None)
         self.result_panel.set_pending(
@@ -337,16 +344,37 @@ class MainWindow(FilesMixin, CommandsMixin, QMainWindow):
         if isinstance(geometry, QByteArray) and not geometry.isEmpty():
             self.restoreGeometry(geometry)
         else:
-            self.resize(1280, 820)
+            self._first_geometry()
         state = s.value("window_state")
         if isinstance(state, QByteArray) and not state.isEmpty():
             self.restoreState(state)
+        elif self._screen_height() < TABBED_DOCKS_BELOW:
+            # A small screen cannot stack both panels without squeezing them: one tab each.
+            self.tabifyDockWidget(self.result_dock, self.restore_dock)
+            self.restore_dock.raise_()
         panel = s.value("restore_settings")
         if isinstance(panel, dict):
             self.restore_panel.load_dict(panel)
         self.canvas.set_brush_size(int(s.value("brush_size", 24)))
         self._brush_size_changed(self.canvas.brush_size)
         self.welcome.set_recent(self._recent())
+
+    def _screen_height(self) -> int:
+        screen = self.screen() or QGuiApplication.primaryScreen()
+        return screen.availableGeometry().height() if screen is not None else DEFAULT_SIZE.height()
+
+    def _first_geometry(self) -> None:
+        """No size saved yet: the default size, or less on a screen too small for it (1366 × 768)."""
+        screen = self.screen() or QGuiApplication.primaryScreen()
+        if screen is None:
+            self.resize(DEFAULT_SIZE)
+            return
+        room = screen.availableGeometry()
+        size = DEFAULT_SIZE.boundedTo(
+            QSize(int(room.width() * SCREEN_SHARE), int(room.height() * SCREEN_SHARE))
+        )
+        self.resize(size)
+        self.move(room.center() - self.rect().center())
 
     def _save_settings(self) -> None:
         s = settings()
@@ -400,3 +428,24 @@ class MainWindow(FilesMixin, CommandsMixin, QMainWindow):
         )
         box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         box.open()
+
+
+class WrappingScrollArea(QScrollArea):
+    """A scroll area that gives its widget the height its word-wrapped labels need at the current
+    width: QScrollArea sizes the widget from its size hint alone, which clips wrapped text."""
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        self._fit_height()
+
+    def _fit_height(self) -> None:
+        widget = self.widget()
+        layout = widget.layout() if widget is not None else None
+        if layout is not None and layout.hasHeightForWidth():
+            widget.setMinimumHeight(layout.totalHeightForWidth(self.viewport().width()))
+
+    def eventFilter(self, watched, event) -> bool:
+        # The widget's layout changed (a label got longer text): fit it again at this width.
+        if watched is self.widget() and event.type() == QEvent.Type.LayoutRequest:
+            QTimer.singleShot(0, self, self._fit_height)  # dropped if this area is gone
+        return super().eventFilter(watched, event)

@@ -161,7 +161,11 @@ class CommandsMixin:
             self.statusBar().showMessage("Restoration stopped", 4000)
             return
         if not result.patches:
-            why = "\n".join(result.warnings) or "the mask was empty"
+            from restorer.editing.wording import plain_warning
+            from restorer.gui.restore_panel import method_labels
+
+            labels = method_labels()
+            why = "\n".join(plain_warning(w, labels) for w in result.warnings) or "the mask was empty"
             self.show_error("Nothing was filled", why)
             return
         from restorer.core.errors import RestorerError
@@ -173,8 +177,9 @@ class CommandsMixin:
             return
         doc.show_result(pending)
         n = len(pending.regions)
+        verb = "Cancelled: kept" if self.controller.was_cancelled else "Restored"
         self.statusBar().showMessage(
-            f"Restored {n} region{'s' * (n != 1)} in {self.controller.elapsed():.1f} s"
+            f"{verb} {n} region{'s' * (n != 1)} in {self.controller.elapsed():.1f} s"
             + (f"; {len(pending.warnings)} warning(s)" if pending.warnings else ""),
             8000,
         )

@@ -15,6 +15,8 @@ from restorer.gui.settings import settings
 
 SAMPLE_PHOTO = Path(__file__).resolve().parents[2] / "resources" / "sample-photo.png"
 MAX_RECENT = 10
+EXPORT_FOLDER_KEY = "last_export_folder"  # apart from last_folder, which opening a photo moves
+EXPORT_MASK_KEY = "export_save_mask"
 
 
 def photo_filter() -> str:
@@ -225,9 +227,13 @@ class FilesMixin:
 
         if self.doc is None:
             return False
-        dialog = ExportDialog(self.doc, Path(self._folder()), self)
+        s = settings()
+        folder = s.value(EXPORT_FOLDER_KEY)
+        save_mask = str(s.value(EXPORT_MASK_KEY, "false")).lower() == "true"
+        dialog = ExportDialog(self.doc, Path(folder) if folder else None, self, save_mask=save_mask)
         if dialog.exec() != ExportDialog.DialogCode.Accepted or dialog.request is None:
             return False
+        s.setValue(EXPORT_MASK_KEY, dialog.request.save_mask)
         return self.export(dialog.request, wait=wait)
 
     def export(self, request, wait: bool = False) -> bool:
@@ -242,7 +248,7 @@ class FilesMixin:
             self.show_error("Cannot export", describe_error(exc))
             return False
         revision = doc.history.revision
-        settings().setValue("last_folder", str(request.path.parent))
+        settings().setValue(EXPORT_FOLDER_KEY, str(request.path.parent))
 
         def done(paths) -> None:
             if self.doc is doc:

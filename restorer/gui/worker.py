@@ -12,6 +12,7 @@ from __future__ import annotations
 import threading
 import weakref
 from collections.abc import Callable, Generator
+from dataclasses import dataclass
 
 from PySide6.QtCore import QThread, Signal
 from shiboken6 import isValid
@@ -33,6 +34,15 @@ def running_threads() -> list[QThread]:
     return [t for t in list(_threads) if isValid(t) and t.isRunning()]
 
 
+@dataclass(frozen=True)
+class Partial:
+    """What a cancelled job had finished: its regions' patches, of ``count`` planned, made by ``attempt``."""
+
+    patches: list[WindowPatch]
+    count: int
+    attempt: Attempt
+
+
 # A job factory builds the engine generator inside the worker thread (so torch loads there),
 # for one attempt (starts, device), with a should_stop callable.
 JobFactory = Callable[[Attempt, Callable[[], bool]], Generator[Event, None, object]]
@@ -46,6 +56,7 @@ class JobThread(QThread):
     notice = Signal(str)  # e.g. "GPU out of memory: retrying with 8 starts"
     succeeded = Signal(object)  # the generator's return value (None when it stopped early)
     failed = Signal(str)
+    partial = Signal(object)  # Partial: the regions finished before a cancel (sent before cancelled)
     cancelled = Signal()
 
     def __init__(self, factory: JobFactory, attempts: list[Attempt], mask=None, parent=None) -> None:
@@ -57,6 +68,9 @@ class JobThread(QThread):
         self._abort = threading.Event()
         # Progress events carry no box: each region's comes from its RegionStarted event.
         self._region_boxes: dict[int, Bounds] = {}
+        # The engine returns nothing when stopped: the finished regions are kept from their events.
+        self._finished: list[WindowPatch] = []
+        self._count = 0
         _threads.add(self)
 
     def cancel(self) -> None:
@@ -80,6 +94,8 @@ class JobThread(QThread):
                 self.failed.emit(describe_error(exc))
                 return
             if self.cancelling:
+                if self._finished:
+                    self.partial.emit(Partial(list(self._finished), self._count, attempt))
                 self.cancelled.emit()
             else:
                 self.succeeded.emit(result)
@@ -87,6 +103,7 @@ class JobThread(QThread):
 
     def _drive(self, attempt: Attempt):
         self._unfilled = None if self._mask is None else self._mask.copy()
+        self._finished, self._count = [], 0
         job = self._factory(attempt, self._abort.is_set)
         previews, progress = Throttle(PREVIEW_FPS), Throttle(PROGRESS_HZ)
         try:
@@ -109,7 +126,9 @@ class JobThread(QThread):
             return
         if isinstance(ev, RegionStarted):
             self._region_boxes[ev.index] = ev.box
+            self._count = ev.count
         elif isinstance(ev, RegionFinished):
+            self._finished.append(ev.patch)
             self._show_finished(ev.patch)
         self.event.emit(ev)  # region started / finished: always forwarded
 
