@@ -3,6 +3,8 @@ reproduction, bit-exactness outside the hole, dtypes, edge cases and bad input."
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
 import scipy.ndimage as ndi
@@ -229,3 +231,118 @@ def test_dense_engine_waits_for_torch_unless_the_box_is_huge(monkeypatch):
     assert use_dense(900_000, 1_000_000)
     monkeypatch.setitem(sys.modules, "torch", object())
     assert use_dense(900, 1000)  # torch is there anyway
+
+
+# --- every tiny hole, everywhere (issue 14, item 3) ----------------------------------------------
+#
+# Dust specks and scratch ends are holes of a few pixels. A hole all of whose pixels lie on the
+# odd squares of the checkerboard counted from the array's corner has no "red" cell: the cell-list
+# engine's direct solve then read every missing neighbour as a coupling to cell 0 and assembled a
+# singular (or, at the image edge, a wrong) matrix. So: every 1-4 pixel shape within a 3x3
+# neighbourhood, at every position of a 5x6 image (corners, edges, interior, both parities).
+
+TINY_CELLS = [(y, x) for y in range(3) for x in range(3)]
+TINY_SHAPES = [c for k in range(1, 5) for c in itertools.combinations(TINY_CELLS, k)]
+TINY_IMAGE = (5, 6)
+
+
+def tiny_hole(shape: tuple[tuple[int, int], ...], oy: int, ox: int, size=TINY_IMAGE) -> np.ndarray:
+    hole = np.zeros(size, bool)
+    for y, x in shape:
+        hole[oy + y, ox + x] = True
+    return hole
+
+
+def tiny_holes(size=TINY_IMAGE, positions=None):
+    """(shape, oy, ox, hole) for every tiny shape at every position that keeps it inside ``size``
+    (or at the given (oy, ox) ``positions``)."""
+    every = [(oy, ox) for oy in range(size[0] - 2) for ox in range(size[1] - 2)]
+    for shape in TINY_SHAPES:
+        for oy, ox in positions or every:
+            yield shape, oy, ox, tiny_hole(shape, oy, ox, size)
+
+
+@pytest.mark.parametrize("dense", [False, True], ids=["cells", "dense"])
+def test_every_tiny_hole_at_every_position_matches_the_direct_solve(dense, monkeypatch):
+    monkeypatch.setattr(poisson.dirichlet, "use_dense", lambda cells, pixels: dense)
+    rng = np.random.default_rng(7)
+    values = rng.random((*TINY_IMAGE, 2)).astype(np.float32)
+    target = (rng.random((*TINY_IMAGE, 3)) * 255).astype(np.uint8)
+    guide = rng.random((*TINY_IMAGE, 3)).astype(np.float32)
+    # The dense engine (never affected) at the four corners and one interior offset of each parity.
+    positions = [(0, 0), (0, 3), (2, 0), (2, 3), (1, 1), (1, 2)] if dense else None
+    failures = []
+    for shape, oy, ox, hole in tiny_holes(positions=positions):
+        got = solve_laplace(values, hole)
+        blended = poisson_blend(target, guide, hole)
+        expected = guide + reference_laplace(target / 255.0 - guide, hole)
+        exact = np.array_equal(blended[~hole], target[~hole]) and np.array_equal(got[~hole], values[~hole])
+        blend_error = np.abs(blended[hole] / 255.0 - np.clip(expected[hole], 0, 1)).max()
+        if not (exact and np.abs(got - reference_laplace(values, hole)).max() < 1e-4 and blend_error < 3e-3):
+            failures.append((shape, oy, ox))
+    assert failures == [], f"{len(failures)} cases failed, first {failures[:3]}"
+
+
+def test_issue_14_shapes_are_solved():
+    # The reported triggers: a lone pixel, a down-left diagonal pair, a pixel at the photo's edge.
+    values = np.random.default_rng(8).random((64, 64, 3)).astype(np.float32)
+    for pixels in ([(30, 31)], [(30, 30), (31, 29)], [(30, 31), (31, 30)], [(0, 1)], [(63, 62)], [(1, 0)]):
+        hole = np.zeros((64, 64), bool)
+        for p in pixels:
+            hole[p] = True
+        got = solve_laplace(values, hole)
+        np.testing.assert_allclose(got, reference_laplace(values, hole), atol=1e-5)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    index=st.integers(0, len(TINY_SHAPES) - 1),
+    oy=st.integers(0, TINY_IMAGE[0] - 3),
+    ox=st.integers(0, TINY_IMAGE[1] - 3),
+    dense=st.booleans(),
+)
+def test_tiny_holes_through_the_multigrid_cycles(index, oy, ox, dense):
+    # A direct limit of 1 cell makes even a 2-pixel hole go through the V-cycle and coarse levels.
+    hole = tiny_hole(TINY_SHAPES[index], oy, ox)
+    values = np.random.default_rng(index).random((*TINY_IMAGE, 1)).astype(np.float32)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(poisson.dirichlet, "DIRECT_LIMIT", 1)
+        patch.setattr(poisson.dirichlet, "use_dense", lambda cells, pixels: dense)
+        got = solve_laplace(values, hole)
+    np.testing.assert_allclose(got, reference_laplace(values, hole), atol=1e-4)
+
+
+def laplacian_matrix(hole: np.ndarray) -> np.ndarray:
+    """The dense (n, n) operator of the hole's pixels in row-major order: in-image neighbour count on
+    the diagonal, -1 per neighbour in the hole."""
+    flat = np.flatnonzero(hole)
+    matrix = np.zeros((flat.size, flat.size))
+    position = {p: i for i, p in enumerate(flat)}
+    height, width = hole.shape
+    for i, p in enumerate(flat):
+        y, x = divmod(int(p), width)
+        for ny, nx in ((y - 1, x), (y + 1, x), (y, x - 1), (y, x + 1)):
+            if 0 <= ny < height and 0 <= nx < width:
+                matrix[i, i] += 1
+                if hole[ny, nx]:
+                    matrix[i, position[ny * width + nx]] -= 1
+    return matrix
+
+
+@pytest.mark.parametrize(
+    "shape", [((0, 1),), ((0, 1), (1, 0)), ((0, 1), (1, 0), (1, 2), (2, 1)), ((0, 0), (1, 1))]
+)
+@pytest.mark.parametrize("at", [(0, 0), (1, 0), (2, 3)])
+def test_cell_direct_solve_inverts_the_true_matrix(shape, at):
+    # The root cause checked on the factorised operator itself, with and without red cells.
+    from restorer.core.poisson.cell_levels import _hierarchy
+
+    hole = tiny_hole(shape, *at)
+    flat = np.flatnonzero(hole)
+    ys, xs = np.divmod(flat, hole.shape[1])
+    red = ((ys + xs) & 1) == 0
+    order = np.concatenate([np.flatnonzero(red), np.flatnonzero(~red)])  # the engine's [red, black]
+    levels = _hierarchy(flat, *hole.shape, direct_limit=2000)
+    x = np.random.default_rng(9).random((2, flat.size))
+    rhs = (laplacian_matrix(hole) @ x.T).T
+    np.testing.assert_allclose(levels[0].direct(rhs[:, order].astype(np.float32)), x[:, order], atol=1e-5)

@@ -71,6 +71,22 @@ def _output_name(image: Path) -> str:
     return image.name if image.suffix.lower() in WRITE_SUFFIXES else image.stem + ".png"  # WebP in, PNG out
 
 
+def _check_names(images: list[Path]) -> None:
+    """Refuse, before any work, photos whose outputs would land on one file: ``scan.png`` and
+    ``scan.webp`` both make ``scan.png`` (and share the record ``scan.json``)."""
+    from restorer.core.errors import RestorerError
+
+    seen: dict[str, Path] = {}
+    for image in images:
+        for name in {_output_name(image).lower(), image.stem.lower()}:  # the photo; the record, candidates
+            if name in seen and seen[name] != image:
+                raise RestorerError(
+                    f"{seen[name].name} and {image.name} would be written to the same output ({name}); "
+                    "rename one or restore them apart"
+                )
+            seen[name] = image
+
+
 def run(args: argparse.Namespace) -> int:
     from restorer.core.errors import RestorerError
 
@@ -83,6 +99,7 @@ def run(args: argparse.Namespace) -> int:
     masks = mask_index(args.masks)
     if not images:
         raise RestorerError(f"no photos in {args.images} (looked for {', '.join(READ_SUFFIXES)})")
+    _check_names(images)
     try:
         for folder in (args.out, args.record):
             if folder is not None:

@@ -20,6 +20,7 @@ import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 import imagecodecs
 import numpy as np
@@ -28,7 +29,13 @@ from PIL import Image
 
 from restorer.core.decoders import DECODERS, PNG_SIGNATURE
 from restorer.core.errors import RestorerError
-from restorer.core.files import READ_SUFFIXES, WRITE_SUFFIXES, atomic_write
+from restorer.core.files import (
+    READ_SUFFIXES,
+    WRITE_SUFFIXES,
+    atomic_write,
+    atomic_write_bytes,
+    atomic_write_stream,
+)
 from restorer.core.pixels import from_float, to_8bit, to_float
 
 __all__ = [  # the reading, writing and scaling names callers have always found here
@@ -243,7 +250,7 @@ def write_photo(
     if fmt == "JPEG":
         _warn_jpeg_losses(photo, path)
     writer = {"PNG": _write_png, "TIFF": _write_tiff, "JPEG": _write_jpeg}[fmt]
-    return atomic_write(path, lambda tmp: writer(photo, tmp, quality))
+    return atomic_write_stream(path, lambda f: writer(photo, f, quality), _written_check(fmt, photo))
 
 
 def _output_format(path: Path, format: str | None) -> str:
@@ -291,7 +298,7 @@ def _png_chunk(kind: bytes, body: bytes) -> bytes:
     return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
 
 
-def _write_png(photo: Photo, tmp: Path, quality: int) -> None:
+def _write_png(photo: Photo, f: BinaryIO, quality: int) -> None:
     encoded = imagecodecs.png_encode(_interleaved(photo), **_PNG_OPTIONS[photo.pixels.dtype])
     header_end = len(PNG_SIGNATURE) + 25  # signature + IHDR chunk; our chunks must precede IDAT
     extra = []
@@ -303,15 +310,14 @@ def _write_png(photo: Photo, tmp: Path, quality: int) -> None:
     if photo.exif:
         extra.append(_png_chunk(b"eXIf", photo.exif))
     view = memoryview(encoded)
-    with open(tmp, "wb") as f:
-        f.write(view[:header_end])
-        f.write(b"".join(extra))
-        f.write(view[header_end:])
+    f.write(view[:header_end])
+    f.write(b"".join(extra))
+    f.write(view[header_end:])
 
 
-def _write_tiff(photo: Photo, tmp: Path, quality: int) -> None:
+def _write_tiff(photo: Photo, f: BinaryIO, quality: int) -> None:
     tifffile.imwrite(
-        tmp,
+        f,
         _interleaved(photo),
         photometric="minisblack" if photo.is_grey else "rgb",
         planarconfig="contig",
@@ -339,7 +345,7 @@ def _warn_jpeg_losses(photo: Photo, path: Path) -> None:
         )
 
 
-def _write_jpeg(photo: Photo, tmp: Path, quality: int) -> None:
+def _write_jpeg(photo: Photo, f: BinaryIO, quality: int) -> None:
     pixels = to_8bit(photo.pixels)
     im = Image.fromarray(pixels[:, :, 0] if photo.is_grey else pixels)
     options: dict[str, object] = {}
@@ -350,7 +356,70 @@ def _write_jpeg(photo: Photo, tmp: Path, quality: int) -> None:
     if photo.dpi:
         options["dpi"] = tuple(max(1, round(d)) for d in photo.dpi)  # JFIF holds whole numbers
     # 4:4:4 chroma: subsampling would blur the colour of fine restored detail.
-    im.save(tmp, format="JPEG", quality=quality, subsampling=0, optimize=True, **options)
+    im.save(f, format="JPEG", quality=quality, subsampling=0, optimize=True, **options)
+
+
+# --- reading back what was written ------------------------------------------------------------
+#
+# Run on the temp file before it replaces anything. They read headers and the file's end only, not
+# the pixels: the byte count is already checked, so what is left to catch is an encoder that wrote
+# something other than asked, or a file cut short in a way the count cannot see.
+
+
+def _written_check(fmt: str, photo: Photo) -> Callable[[Path], None]:
+    """The read-back check for a ``photo`` written as ``fmt``: header size and shape, complete end."""
+    width, height = photo.size
+    channels = photo.pixels.shape[2] + (photo.alpha is not None)
+
+    def check(tmp: Path) -> None:
+        if fmt == "PNG":
+            _check_png(tmp, width, height)
+        elif fmt == "TIFF":
+            _check_tiff(tmp, width, height, channels)
+        else:
+            _check_jpeg(tmp, width, height, "L" if photo.is_grey else "RGB")
+
+    return check
+
+
+def _check_png(tmp: Path, width: int, height: int) -> None:
+    with open(tmp, "rb") as f:
+        head = f.read(len(PNG_SIGNATURE) + 16)
+        f.seek(-12, os.SEEK_END)
+        tail = f.read(12)
+    if not head.startswith(PNG_SIGNATURE) or head[12:16] != b"IHDR":
+        raise ValueError("no PNG header")
+    size = struct.unpack(">II", head[16:24])
+    if size != (width, height):
+        raise ValueError(f"PNG header says {size[0]}x{size[1]}, expected {width}x{height}")
+    if tail[4:8] != b"IEND":
+        raise ValueError("the PNG has no end chunk")
+
+
+def _check_tiff(tmp: Path, width: int, height: int, channels: int) -> None:
+    end = tmp.stat().st_size
+    with tifffile.TiffFile(tmp) as tif:
+        page = tif.pages.first
+        shape = (page.imagelength, page.imagewidth, page.samplesperpixel)
+        if shape != (height, width, channels):
+            raise ValueError(f"TIFF header says {shape}, expected {(height, width, channels)}")
+        if any(o + n > end for o, n in zip(page.dataoffsets, page.databytecounts, strict=True)):
+            raise ValueError("the TIFF's image data runs past the end of the file")
+
+
+def _check_jpeg(tmp: Path, width: int, height: int, mode: str) -> None:
+    with Image.open(tmp) as im:
+        if im.format != "JPEG" or im.size != (width, height) or im.mode != mode:
+            raise ValueError(f"read back as {im.format} {im.mode} {im.size[0]}x{im.size[1]}")
+    with open(tmp, "rb") as f:
+        f.seek(-2, os.SEEK_END)
+        if f.read(2) != b"\xff\xd9":
+            raise ValueError("the JPEG has no end marker")
+
+
+def check_png(width: int, height: int) -> Callable[[Path], None]:
+    """The read-back check for a PNG of ``width`` x ``height`` (masks, grids)."""
+    return lambda tmp: _check_png(tmp, width, height)
 
 
 # --- masks --------------------------------------------------------------------------------------
@@ -406,4 +475,4 @@ def write_mask(mask: np.ndarray, path: str | Path) -> Path:
     if path.is_dir() or not path.parent.is_dir():
         raise RestorerError(f"cannot write {path}: {'it is a folder' if path.is_dir() else 'no such folder'}")
     encoded = imagecodecs.png_encode(np.where(mask, np.uint8(255), np.uint8(0)), level=6)  # tiny anyway
-    return atomic_write(path, lambda tmp: tmp.write_bytes(encoded))
+    return atomic_write_bytes(path, encoded, check_png(mask.shape[1], mask.shape[0]))

@@ -1,4 +1,4 @@
-"""Network definitions: DCGAN generator/discriminator and the Context Encoder.
+"""Network definitions: DCGAN generator/discriminator, the latent encoder and the Context Encoder.
 
 Images are float tensors in [-1, 1], shape (N, C, H, W). Shape comments read
 "(N, channels, height, width)" for the 64 px model; the 128 px variant adds one
@@ -93,6 +93,33 @@ class Discriminator(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.main(x).reshape(-1)
+
+
+class LatentEncoder(nn.Module):
+    """A masked face -> the latent G would draw it from (Lahiri et al., CVPR 2020): the inversion's
+    starts begin around E(y) instead of anywhere in the cube. Input (image * known, known)
+    (N, nc + 1, R, R) -> z (N, nz) in [-1, 1]. Built from the GAN's arch, so it always fits its G."""
+
+    def __init__(self, arch: GanArch = GanArch()) -> None:
+        super().__init__()
+        self.arch = arch
+        widths = [arch.ndf * 2**i for i in range(arch.n_blocks)]
+        # widths for 64 px, ndf=32: [32, 64, 128, 256]
+        # (N, nc + 1, 64, 64) -> (N, 32, 32, 32)
+        layers: list[nn.Module] = [nn.Conv2d(arch.nc + 1, widths[0], 4, 2, 1), nn.LeakyReLU(0.2, True)]
+        for c_in, c_out in pairwise(widths):
+            # (N, c_in, s, s) -> (N, c_out, s/2, s/2): 32 -> 16 -> 8 -> 4
+            layers += [
+                nn.Conv2d(c_in, c_out, 4, 2, 1, bias=False),
+                nn.BatchNorm2d(c_out),
+                nn.LeakyReLU(0.2, True),
+            ]
+        self.features = nn.Sequential(*layers)
+        # (N, 256 * 4 * 4) -> (N, nz), squashed into the box the latent search clips to
+        self.head = nn.Sequential(nn.Flatten(), nn.Linear(widths[-1] * 16, arch.nz), nn.Tanh())
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.features(x))
 
 
 @dataclass(frozen=True)

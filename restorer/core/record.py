@@ -13,7 +13,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from restorer import __version__
-from restorer.core.files import atomic_write
+from restorer.core.files import atomic_write_bytes, check_json
 from restorer.core.imageio import Photo
 from restorer.core.types import RestoreResult
 
@@ -68,6 +68,6 @@ def intervention_record(
 
 
 def write_record(record: dict, path: str | Path) -> Path:
-    """Write ``record`` as UTF-8 JSON, atomically."""
+    """Write ``record`` as UTF-8 JSON, atomically, checked (read back) before it replaces anything."""
     text = json.dumps(record, indent=2, ensure_ascii=False) + "\n"
-    return atomic_write(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
+    return atomic_write_bytes(path, text.encode("utf-8"), check_json)

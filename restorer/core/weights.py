@@ -26,16 +26,20 @@ import torch
 from torch import nn
 
 from restorer.core.errors import RestorerError
-from restorer.core.files import atomic_write
+from restorer.core.files import atomic_write_stream, check_zip
 from restorer.core.networks import (
     ContextEncoder,
     ContextEncoderArch,
     Discriminator,
     GanArch,
     Generator,
+    LatentEncoder,
 )
 
 FORMAT = "restorer-weights/1"
+# Nets a file may leave out: a context encoder runs without its discriminator, a GAN inverts without
+# an encoder (Yeh's random starts), and a GAN without D loads so the latent method can say what it lacks.
+OPTIONAL_NETS = {"dcgan": ("discriminator", "encoder"), "context-encoder": ("discriminator",)}
 SUFFIX = ".pt"
 REPO_MODELS_DIR = Path(__file__).resolve().parents[2] / "models"
 
@@ -98,7 +102,8 @@ def save_weights(
     }
     payload["sha256"] = content_digest(payload)
     path.parent.mkdir(parents=True, exist_ok=True)
-    return atomic_write(path, lambda tmp: torch.save(payload, tmp))
+    # Through a checked stream: torch's own file writer does not report a short write on a full disk.
+    return atomic_write_stream(path, lambda f: torch.save(payload, f), check_zip)
 
 
 @dataclass
@@ -134,15 +139,102 @@ def read_payload(path: str | Path) -> dict:
         ) from None
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise RestorerError(f"{path.name}: not a Restorer weights file (format {FORMAT} expected)")
-    if payload.get("sha256") != content_digest(payload):
+    problem = _structure_problem(payload)  # before the checksum, which walks the structure
+    if problem is None and payload.get("sha256") != content_digest(payload):
         raise RestorerError(f"{path.name}: checksum mismatch, the weights file is corrupted or was modified")
+    # A matching checksum only says the file is as written, not that what was written is sane.
+    problem = problem or _arch_problem(payload["kind"], payload["arch"])
+    if problem is not None:
+        raise RestorerError(f"{path.name}: {problem}")
     return payload
+
+
+# --- validating a payload before anything is built from it -------------------------------------
+
+#: Largest width, latent size... an arch field may ask for: far above any model worth training, far
+#: below what would make a network's construction itself the problem.
+MAX_ARCH_FIELD = 16384
+#: Networks whose float32 weights would need more than this are refused before they are built.
+MAX_NET_BYTES = 2 * 1024**3
+_ARCH_INTS = {"dcgan": ("nz", "ngf", "ndf"), "context-encoder": ("nef", "ndf")}
+_D_NORMS = ("spectral", "batch")
+
+
+def _structure_problem(payload: dict) -> str | None:
+    """What is wrong with the payload's shape (kind, arch, nets, checksum), or None."""
+    kind = payload.get("kind")
+    if kind is None:
+        return "the weights file names no model kind"
+    if kind not in _ARCH_INTS:
+        return f"unknown model kind {kind!r} (expected {' or '.join(map(repr, _ARCH_INTS))})"
+    if not isinstance(payload.get("arch"), dict):
+        return "the weights file has no architecture"
+    if not isinstance(payload.get("sha256"), str):
+        return "the weights file has no checksum"
+    nets = payload.get("nets")
+    if not isinstance(nets, dict) or not nets:
+        return "the weights file holds no networks"
+    for name, sd in nets.items():
+        if not isinstance(sd, dict) or not all(
+            isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in sd.items()
+        ):
+            return f"the weights for {name!r} are not a table of tensors"
+    if not isinstance(payload.get("provenance", {}), dict):
+        return "the weights file's provenance is not a table"
+    return None
+
+
+def _positive_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value > 0
+
+
+def _arch_problem(kind: str, arch: dict) -> str | None:
+    """What is wrong with the architecture's fields and sizes, or None; nothing is allocated."""
+    resolution = arch.get("resolution", 64)
+    if resolution not in (64, 128) or isinstance(resolution, bool):
+        return f"unsupported resolution {resolution!r} (64 or 128)"
+    if arch.get("nc", 3) not in (1, 3) or isinstance(arch.get("nc", 3), bool):
+        return f"unsupported channel count nc={arch.get('nc')!r} (1 or 3)"
+    for key in _ARCH_INTS[kind]:
+        value = arch.get(key, 64)
+        if not _positive_int(value):
+            return f"arch field {key} must be a positive whole number, not {value!r}"
+        if value > MAX_ARCH_FIELD:
+            return f"arch field {key}={value} is out of range (at most {MAX_ARCH_FIELD})"
+    if kind == "dcgan" and arch.get("d_norm", "spectral") not in _D_NORMS:
+        return f"unknown discriminator normalisation {arch.get('d_norm')!r} (spectral or batch)"
+    if _rough_bytes(kind, arch) <= MAX_NET_BYTES:  # the usual case, decided without building anything
+        return None
+    needed = _net_bytes(kind, arch)
+    if needed > MAX_NET_BYTES:
+        return (
+            f"its architecture would need {needed / 1024**3:.1f} GiB of weights "
+            f"(at most {MAX_NET_BYTES / 1024**3:.0f} GiB): the file is broken"
+        )
+    return None
+
+
+def _rough_bytes(kind: str, arch: dict) -> int:
+    """An upper bound on the float32 bytes of the networks: every 4x4 layer (one per block, plus the
+    first and the last, in each of three networks) as wide as the widest, plus the latent layers."""
+    blocks = arch.get("resolution", 64).bit_length() - 3
+    widest = max(arch.get(key, 64) for key in _ARCH_INTS[kind]) * 2 ** (blocks - 1)
+    return 4 * (3 * (blocks + 2) * 16 * widest**2 + 2 * 16 * widest * arch.get("nz", 100))
+
+
+def _net_bytes(kind: str, arch: dict) -> int:
+    """float32 bytes of every network ``_build`` would make, counted on torch's meta device
+    (shapes without storage), so an absurd width costs nothing to measure."""
+    with torch.device("meta"):
+        _, nets = _build(kind, arch)
+    return 4 * sum(p.numel() for net in nets.values() for p in net.parameters())
 
 
 def _build(kind: str, arch_dict: dict) -> tuple[GanArch | ContextEncoderArch, dict[str, nn.Module]]:
     if kind == "dcgan":
         arch = GanArch.from_dict(arch_dict)
-        return arch, {"generator": Generator(arch), "discriminator": Discriminator(arch)}
+        nets = {"generator": Generator(arch), "discriminator": Discriminator(arch)}
+        return arch, {**nets, "encoder": LatentEncoder(arch)}  # the encoder is optional in the file
     if kind == "context-encoder":
         ce_arch = ContextEncoderArch.from_dict(arch_dict)
         d_arch = GanArch(resolution=ce_arch.resolution, ndf=ce_arch.ndf, nc=ce_arch.nc)
@@ -156,8 +248,8 @@ def load_model(path: str | Path, device: str | torch.device = "cpu") -> LoadedMo
     arch, nets = _build(payload["kind"], payload["arch"])
     for name, net in nets.items():
         if name not in payload["nets"]:
-            if name == "discriminator":
-                continue  # a discriminator is optional for context encoders
+            if name in OPTIONAL_NETS.get(payload["kind"], ()):
+                continue
             raise RestorerError(f"{path.name}: weights for {name} are missing")
         sd = {k: v.float() if v.is_floating_point() else v for k, v in payload["nets"][name].items()}
         try:

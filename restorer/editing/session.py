@@ -56,9 +56,10 @@ def sessions_root() -> Path:
 
 
 def _write_bytes(path: Path, data: bytes) -> None:
-    from restorer.core.files import atomic_write
+    """Write one session file atomically, read back (JSON manifest, zip entries) before it replaces any."""
+    from restorer.core.files import atomic_write_bytes, check_json, check_zip
 
-    atomic_write(path, lambda tmp: tmp.write_bytes(data))
+    atomic_write_bytes(path, data, check_json if path.suffix == ".json" else check_zip)
 
 
 def _pid_alive(pid: int) -> bool:
@@ -116,6 +117,7 @@ class _Writer:
             "values": self.add(p.values),
             "chosen": p.chosen,
             "blend": p.blend,
+            "grain_seed": p.grain_seed,
         }
 
     def choice(self, p: WindowPatch) -> dict:
@@ -164,6 +166,7 @@ class _Reader:
             values=self.get(m["values"]),
             chosen=m["chosen"],
             blend=m["blend"],
+            grain_seed=m.get("grain_seed"),  # absent in sessions saved before grain matching
         )
 
     def choice(self, pending: PendingResult, region: int, m: dict) -> WindowPatch:

@@ -288,11 +288,17 @@ def _direct_solver(level: _Level) -> Callable[[np.ndarray], np.ndarray]:
     n_red, n = level.red.size, level.size
     rows, cols = [np.arange(n)], [np.arange(n)]
     vals = [np.concatenate([level.red.diag, level.black.diag]).astype(np.float64)]
-    for colour, offset, other_offset in ((level.red, 0, n_red), (level.black, n_red, 0)):
-        ones = np.ones(colour.neighbours.shape, np.float32)
-        weights = ones if colour.weights is None else colour.weights
-        real = colour.neighbours < (n - n_red if offset == 0 else n_red)
-        r, k = np.nonzero(real.T)
+    # Each colour with its own offset in [red, black] order and the other colour's offset and size.
+    # The other colour's size is also its zero slot, the index every missing neighbour points at, so
+    # only indices below it are couplings. (Telling the colours apart by their offsets instead fails
+    # when there are no red cells, as for a lone pixel on an odd square: both offsets are 0, the
+    # black cells' zero-slot entries then read as couplings to black cell 0, and its row cancels.)
+    for colour, offset, other_offset, other_size in (
+        (level.red, 0, n_red, n - n_red),
+        (level.black, n_red, 0, n_red),
+    ):
+        weights = np.ones(colour.neighbours.shape, np.float32) if colour.weights is None else colour.weights
+        r, k = np.nonzero((colour.neighbours < other_size).T)
         rows.append(r + offset)
         cols.append(colour.neighbours.T[r, k] + other_offset)
         vals.append(-weights.T[r, k].astype(np.float64))
