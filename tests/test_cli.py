@@ -194,3 +194,106 @@ def test_models_lists_a_user_model(tmp_path, monkeypatch, capsys):
     line = next(line for line in out.splitlines() if line.startswith("my-faces"))
     assert "dcgan" in line and "64px" in line and "user" in line and str(user / "my-faces.pt") in line
     assert "broken" in out and "unreadable" in out
+
+
+def test_inversion_encoder_needs_a_model_with_an_encoder(tmp_path, model, capsys):
+    photo, mask_path, _ = _write_pair(tmp_path)
+    out = tmp_path / "out.png"
+    args = [
+        "inpaint",
+        str(photo),
+        "--mask",
+        str(mask_path),
+        "-o",
+        str(out),
+        "--box",
+        BOX,
+        "--method",
+        "latent",
+    ]
+    assert main([*args, *_fast(model), "--inversion", "encoder"]) == 1
+    assert "has no latent encoder (use --inversion yeh)" in capsys.readouterr().err
+    assert not out.exists()
+    assert main([*args, *_fast(model), "--inversion", "yeh"]) == 0
+
+
+def test_progress_bar_shows_time_spent_and_left(monkeypatch):
+    """On a terminal the bar carries the ETA; the clock is the bar's, so the numbers are exact."""
+    import io
+
+    from restorer.commands.inpaint import ProgressBar
+    from restorer.core.types import Bounds, RegionFinished, RegionProgress, RegionStarted
+
+    class Tty(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    now = [100.0]
+    stream = Tty()
+    bar = ProgressBar(stream, interval=0.0)
+    bar.eta.clock = lambda: now[0]
+    box = Bounds(0, 0, 64, 64)
+    bar(RegionStarted(0, 2, box, "latent", "face"))
+    now[0] += 10
+    bar(RegionProgress(0, 50, 100, 1.0, 1.0, 0.0, lambda: None, None))
+    assert stream.getvalue().rstrip().endswith("region 10 s, about 10 s left · total 10 s, about 30 s left")
+    now[0] += 10
+    bar(RegionProgress(0, 100, 100, 1.0, 1.0, 0.0, lambda: None, None))
+    bar(RegionFinished(None))
+    bar(RegionStarted(1, 2, box, "latent", "face"))
+    now[0] += 5
+    bar(RegionProgress(1, 25, 100, 1.0, 1.0, 0.0, lambda: None, None))
+    assert stream.getvalue().rstrip().endswith("total 25 s, about 15 s left")
+
+
+@pytest.mark.parametrize("target", ["photo", "mask", "output-folder"])
+def test_record_is_never_written_over_an_input_and_nothing_is_left(tmp_path, target, capsys):
+    photo, mask_path, _ = _write_pair(tmp_path)
+    out = tmp_path / "out.png"
+    record = {"photo": photo, "mask": mask_path, "output-folder": tmp_path}[target]
+    before = {p: p.read_bytes() for p in tmp_path.iterdir() if p.is_file()}
+    code = main(
+        [
+            "inpaint",
+            str(photo),
+            "--mask",
+            str(mask_path),
+            "-o",
+            str(out),
+            "--method",
+            "classic",
+            "--record",
+            str(record),
+        ]
+    )
+    assert code == 1
+    assert "record" in capsys.readouterr().err
+    assert {p: p.read_bytes() for p in tmp_path.iterdir() if p.is_file()} == before  # no new or changed file
+
+
+def test_existing_outputs_need_overwrite(tmp_path, capsys):
+    photo, mask_path, _ = _write_pair(tmp_path)
+    out, record = tmp_path / "out.png", tmp_path / "r.json"
+    args = ["inpaint", str(photo), "--mask", str(mask_path), "-o", str(out), "--method", "classic"]
+    assert main([*args, "--record", str(record)]) == 0
+    written = out.read_bytes(), record.read_bytes()
+    capsys.readouterr()
+    assert main([*args, "--record", str(record)]) == 1
+    assert "exists; pass --overwrite" in capsys.readouterr().err
+    assert (out.read_bytes(), record.read_bytes()) == written
+    assert main([*args, "--record", str(record), "--overwrite"]) == 0
+
+
+def test_batch_refuses_photos_whose_outputs_collide(tmp_path, capsys):
+    images, masks, out = tmp_path / "in", tmp_path / "masks", tmp_path / "out"
+    images.mkdir()
+    masks.mkdir()
+    photo, mask_path, _ = _write_pair(images, name="scan")
+    mask_path.rename(masks / "scan.png")
+    from PIL import Image
+
+    Image.open(photo).convert("RGB").save(images / "scan.webp", lossless=True)
+    code = main(["batch", str(images), str(masks), str(out), "--method", "classic", "--quiet"])
+    assert code == 1
+    assert "scan.png and scan.webp would be written to the same output" in capsys.readouterr().err
+    assert not out.exists()

@@ -113,7 +113,9 @@ def test_the_box_tool_draws_a_square(window, qtbot):
     qtbot.mouseMove(canvas, end)
     qtbot.mouseRelease(canvas, Qt.MouseButton.LeftButton, pos=end)
     (box,) = drawn
-    assert box.width == box.height and abs(box.width - 120) <= 2 and (box.left, box.top) == (50, 40)
+    # the mouse lands on whole widget pixels: at the fit-to-window zoom a corner may round by one
+    assert box.width == box.height and abs(box.width - 120) <= 2
+    assert abs(box.left - 50) <= 1 and abs(box.top - 40) <= 1
     assert window.doc.box == box
 
 

@@ -23,7 +23,14 @@ from gui_support import (  # noqa: F401  (fixtures)
 )
 
 from restorer.core.maskops import mask_bounds
-from restorer.core.types import Bounds, RegionFinished, RegionProgress, RegionStarted, RestoreResult
+from restorer.core.types import (
+    Bounds,
+    RegionFinished,
+    RegionProgress,
+    RegionStarted,
+    RestoreOptions,
+    RestoreResult,
+)
 from restorer.editing.export import ExportRequest
 from restorer.editing.preview import FINISHED
 
@@ -271,6 +278,7 @@ def test_a_new_method_file_appears_in_the_window_and_restores(toy_method, qtbot,
     panel.method.setCurrentIndex(index)
     assert not panel.model.isEnabled() and not panel.iterations.isEnabled()  # no model, no latent settings
 
+    panel.grain.setChecked(False)  # the toy's own flat fill, without the photo's grain on top
     doc = show_photo(w, make_photo(120, 90))
     paint_square(doc, 50, 40, 8)
     original = doc.photo.pixels.copy()
@@ -376,3 +384,18 @@ def test_progress_shows_elapsed_and_remaining_time_in_the_panels_own_words(windo
     assert panel.eta_label.text().startswith("Took ") and panel.status.text() == ""
     window.set_document(None)  # another photo: nothing of this run stays in the panel
     assert panel.progress_label.text() == "Idle" and panel.eta_label.isHidden()
+
+
+def test_panel_carries_the_inversion_and_grain_settings(window):
+    """The search's start and grain matching reach the engine's options and come back from saved settings."""
+    panel = window.restore_panel
+    assert panel.options().inversion == "auto" and panel.options().grain is True
+    panel.set_options(RestoreOptions(inversion="yeh", grain=False))
+    options = panel.options()
+    assert options.inversion == "yeh" and options.grain is False
+    saved = panel.to_dict()
+    panel.set_options(RestoreOptions())
+    panel.load_dict(saved)
+    assert panel.options().inversion == "yeh" and not panel.grain.isChecked()
+    panel.method.setCurrentIndex(panel.method.findData("diffusion"))
+    assert not panel.inversion.isEnabled()  # a latent-only setting

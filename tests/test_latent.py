@@ -397,3 +397,76 @@ def test_many_windows_at_once_match_one_at_a_time(nets, problem):
     for i in range(2):
         alone = run_to_end(optimise_latent(*nets, images[i], holes[i], _with(config, seed=config.seed + i)))
         torch.testing.assert_close(batched[i], alone.images[0], atol=1e-5, rtol=0)
+
+
+# --- encoder starts (Lahiri et al.) -----------------------------------------------------------------
+
+
+class _GuessingEncoder(nn.Module):
+    """Stands in for a trained E: always answers ``guess`` (what a good E would say for the problem)."""
+
+    def __init__(self, guess: torch.Tensor) -> None:
+        super().__init__()
+        self.register_buffer("guess", guess)
+        self.seen: list[torch.Tensor] = []
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        self.seen.append(x)
+        return self.guess.expand(len(x), -1)
+
+
+def _near_truth(scale: float) -> torch.Tensor:
+    z_true = initial_latents(1, NZ, seed=999)
+    return (z_true + scale * torch.from_numpy(np.random.default_rng(7).normal(size=(1, NZ))).float()).clamp(
+        -1, 1
+    )
+
+
+def test_encoder_starts_scatter_around_the_guess(nets, problem):
+    target, hole = problem
+    guess = _near_truth(0.3)
+    encoder = _GuessingEncoder(guess)
+    config = _with(QUICK, iterations=1, starts=5, spread=0.2)
+    from restorer.core.latent import encoder_latents
+
+    z = encoder_latents(encoder, target[None], hole[None], config.starts, config.seed, config.spread)
+    torch.testing.assert_close(z[0], guess[0])  # start 0 is E's own guess
+    offsets = (z[1:] - guess).abs()
+    assert offsets.max() <= 0.2 + 1e-6 and offsets.mean() > 0.02  # the others scatter, within the spread
+    assert z.abs().max() <= 1.0
+    # E saw the masked window and the known mask, nothing of the hole
+    seen = encoder.seen[0]
+    assert seen.shape == (1, target.shape[0] + 1, R, R)
+    assert torch.all(seen[0, :-1, hole] == 0) and torch.all(seen[0, -1, hole] == 0)
+    # a start does not depend on how many there are
+    fewer = encoder_latents(encoder, target[None], hole[None], 3, config.seed, config.spread)
+    torch.testing.assert_close(fewer, z[:3])
+
+
+def test_encoder_starts_reach_a_fit_in_fewer_iterations(nets, problem):
+    """From a guess near the truth, a short search fits far better than from uniform starts, and the
+    uniform search needs several times the iterations to catch up."""
+    target, hole = problem
+    encoder = _GuessingEncoder(_near_truth(0.3))
+
+    def context_after(iterations: int, enc: nn.Module | None) -> float:
+        config = _with(QUICK, iterations=iterations, starts=4)
+        result = run_to_end(optimise_latent(*nets, target, hole, config, encoder=enc))
+        return float(result.context_losses[0])
+
+    short = context_after(10, encoder)
+    assert short < 0.5 * context_after(10, None)
+    assert short < context_after(30, None)  # 3x the iterations from uniform starts are still worse
+
+
+def test_encoder_starts_batched_match_one_at_a_time(nets, problem):
+    target, hole = problem
+    encoder = _GuessingEncoder(_near_truth(0.3))
+    config = _with(QUICK, iterations=5, starts=3)
+    images, holes = torch.stack([target, target.flip(-1)]), torch.stack([hole, hole])
+    batched = run_to_end(optimise_latent_batch(*nets, images, holes, config, encoder=encoder))
+    for i in range(2):
+        alone = run_to_end(
+            optimise_latent(*nets, images[i], holes[i], _with(config, seed=config.seed + i), encoder=encoder)
+        )
+        torch.testing.assert_close(batched[i], alone.images[0], atol=1e-5, rtol=0)

@@ -321,3 +321,30 @@ def test_intervention_record_is_json_with_model_checksum(gan_path):
     assert entry["options"]["box"] == [24, 24, 64, 64] and entry["options"]["lambda"] == options.lam
     assert record["files"] == {"output": "out.png"}
     assert record["date"][:2] == "20" and "T" in record["date"]
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16])
+def test_fills_get_the_photos_grain_unless_switched_off(dtype):
+    """A smooth diffusion fill on a grainy scan gets the grain of the ring around it; --no-grain
+    keeps the plain fill; either way only the hole's pixels change."""
+    rng = np.random.default_rng(4)
+    top = np.iinfo(dtype).max
+    base = np.linspace(0.3, 0.6, 128)[None, :, None] * np.ones((112, 128, 3))
+    grainy = np.clip(base + rng.normal(0, 0.04, base.shape), 0, 1)
+    pixels = np.round(grainy * top).astype(dtype)
+    mask = np.zeros((112, 128), bool)
+    mask[52:58, 40:90] = True  # a wide scratch: diffusion would leave it smooth
+    photo = Photo(pixels, None, None, None, "PNG")
+    results = {}
+    for grain in (True, False):
+        options = RestoreOptions(method="diffusion", grain=grain)
+        result = run_to_end(restore(photo, mask, options))
+        out = apply_result(photo, result).pixels
+        assert np.array_equal(out[~mask], pixels[~mask])
+        assert result.patches[0].params["grain"] is grain
+        results[grain] = out.astype(np.float64) / top
+    ring = np.abs(np.diff(grainy[40:48, 40:90], axis=1)).mean()  # grain's pixel-to-pixel steps
+    plain = np.abs(np.diff(results[False][53:57, 42:88], axis=1)).mean()
+    grained = np.abs(np.diff(results[True][53:57, 42:88], axis=1)).mean()
+    assert plain < 0.3 * ring  # the fill alone is plastic-smooth
+    assert 0.6 * ring < grained < 1.4 * ring  # matched within 40% in the high band

@@ -147,3 +147,55 @@ def test_training_rejects_missing_data(tmp_path: Path, capsys) -> None:
     )
     assert code == 1
     assert "training data not found" in capsys.readouterr().err
+
+
+def test_encoder_training_exports_the_gan_with_its_encoder(tiny_images: Path, tmp_path: Path) -> None:
+    """`train encoder` learns E against a frozen G and ships G and D unchanged beside it."""
+    gan_run, enc_run = tmp_path / "gan", tmp_path / "enc"
+    gan_args = ["--ngf", "8", "--ndf", "8"]
+    assert (
+        main(
+            [
+                "train",
+                "gan",
+                "--data",
+                str(tiny_images),
+                "--out",
+                str(gan_run),
+                "--steps",
+                "2",
+                *ARGS,
+                *gan_args,
+            ]
+        )
+        == 0
+    )
+    gan_path = gan_run / "face64.pt"
+    code = main(
+        [
+            "train",
+            "encoder",
+            "--data",
+            str(tiny_images),
+            "--out",
+            str(enc_run),
+            "--gan",
+            str(gan_path),
+            "--steps",
+            "2",
+            *ARGS,
+        ]
+    )
+    assert code == 0
+    assert torch.load(enc_run / "checkpoint.pt", weights_only=True)["step"] == 2
+    gan, shipped = load_model(gan_path), load_model(enc_run / "face64.pt")
+    assert "encoder" not in gan.nets and set(shipped.nets) == {"generator", "discriminator", "encoder"}
+    for name in ("generator", "discriminator"):
+        for a, b in zip(
+            gan.nets[name].state_dict().values(), shipped.nets[name].state_dict().values(), strict=True
+        ):
+            assert torch.equal(a, b)  # G and D copied unchanged
+    assert shipped.provenance["encoder"]["steps"] == 2
+    assert shipped.provenance["steps"] == gan.provenance["steps"]  # the GAN's own provenance kept
+    z = shipped.nets["encoder"](torch.zeros(2, 4, 64, 64))
+    assert z.shape == (2, gan.arch.nz) and z.abs().max() <= 1

@@ -34,21 +34,23 @@ def non_negative_float(text: str) -> float:
 
 def add_search_arguments(g: argparse._ActionsContainer, seed_help: str = "random seed (default 0)") -> None:
     """The latent search's settings, the seed and the device: one definition for inpaint, batch and eval."""
-    from restorer.core.types import DEVICES
+    from restorer.core.types import DEVICES, INVERSIONS, RestoreOptions
+
+    defaults = RestoreOptions()
 
     g.add_argument(
         "--iterations",
         type=int_at_least(1),
-        default=1500,
+        default=defaults.iterations,
         metavar="N",
-        help="latent: optimisation steps (default 1500)",
+        help=f"latent: optimisation steps (default {defaults.iterations}; the paper used 1500)",
     )
     g.add_argument(
         "--starts",
         type=int_at_least(1),
-        default=16,
+        default=defaults.starts,
         metavar="K",
-        help="latent: random starts optimised together (default 16)",
+        help=f"latent: starts optimised together, the candidates (default {defaults.starts})",
     )
     g.add_argument(
         "--lambda",
@@ -58,6 +60,13 @@ def add_search_arguments(g: argparse._ActionsContainer, seed_help: str = "random
         default=0.003,
         metavar="L",
         help="latent: prior weight λ (default 0.003)",
+    )
+    g.add_argument(
+        "--inversion",
+        choices=INVERSIONS,
+        default="auto",
+        help="latent: start the search around the model's encoder guess (encoder), from uniform random "
+        "latents as Yeh et al. (yeh), or encoder when the model has one (auto, the default)",
     )
     g.add_argument("--seed", type=int_at_least(0), default=0, metavar="S", help=seed_help)
     g.add_argument("--device", choices=DEVICES, default="auto", help="(default auto)")

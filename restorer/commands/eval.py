@@ -93,6 +93,7 @@ def run(args: argparse.Namespace) -> int:
         iterations=args.iterations,
         starts=args.starts,
         lam=args.lam,
+        inversion=args.inversion,
         batch=args.batch,
         seed=args.seed,
         device=args.device,

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, TextIO
 from restorer.commands.argtypes import add_search_arguments
 from restorer.core import methods
 from restorer.core.types import Bounds, RegionFinished, RegionProgress, RegionStarted, RestoreOptions
+from restorer.editing.eta import Eta, format_duration
 
 if TYPE_CHECKING:  # heavy imports stay inside run(), see restorer.cli
     from restorer.core.imageio import Photo
@@ -57,6 +58,12 @@ def add_restore_arguments(p: argparse.ArgumentParser) -> None:
         help="context window for the holes inside it, typically around a face; enables the face model "
         "for them with --method auto",
     )
+    g.add_argument(
+        "--no-grain",
+        dest="grain",
+        action="store_false",
+        help="do not give the fills the photo's grain (by default a fill smoother than the photo gets it)",
+    )
     g.add_argument("--overwrite", action="store_true", help="allow writing over the input photo")
     g.add_argument("--quiet", "-q", action="store_true", help="no progress bar or summary (warnings still)")
 
@@ -84,9 +91,11 @@ def restore_options(args: argparse.Namespace) -> RestoreOptions:
         iterations=args.iterations,
         starts=args.starts,
         lam=args.lam,
+        inversion=args.inversion,
         seed=args.seed,
         device=args.device,
         box=args.box,
+        grain=args.grain,
     )
 
 
@@ -94,7 +103,8 @@ def restore_options(args: argparse.Namespace) -> RestoreOptions:
 
 
 class ProgressBar:
-    """A one-line progress bar on a terminal (redrawn with \\r); one line per region elsewhere."""
+    """A one-line progress bar on a terminal (redrawn with \\r) with the time spent and an estimate of
+    the time left, per region and in all; one line per region elsewhere."""
 
     WIDTH = 24
 
@@ -105,23 +115,29 @@ class ProgressBar:
         self.live = stream.isatty()
         self._label = ""
         self._last = 0.0
+        self.eta = Eta()
 
     def __call__(self, event: object) -> None:
         if isinstance(event, RegionStarted):
             x, y, w, h = event.box.xywh()
+            self.eta.region_started(event.index, event.count)
             self._label = f"{self.prefix}region {event.index + 1}/{event.count} {event.method}"
             self._write(f"{self._label}: {event.reason}; window {w}x{h} at {x},{y}", end="\n")
             self._last = 0.0
         elif isinstance(event, RegionProgress) and self.live:
+            self.eta.progress(event.iteration, event.total)
             now = time.monotonic()
             if now - self._last >= self.interval or event.iteration == event.total:
                 self._last = now
                 done = round(self.WIDTH * event.iteration / event.total)
                 bar = "#" * done + "." * (self.WIDTH - done)
                 loss = f"  loss {event.loss:.4g}" if event.total > 1 else ""
-                self._write(f"{self._label} [{bar}] {event.iteration}/{event.total}{loss}", end="")
-        elif isinstance(event, RegionFinished) and self.live:
-            self._write("", end="\n")
+                eta = self.eta.estimate().text()
+                self._write(f"{self._label} [{bar}] {event.iteration}/{event.total}{loss}  {eta}", end="")
+        elif isinstance(event, RegionFinished):
+            self.eta.region_finished()
+            if self.live:
+                self._write("", end="\n")
 
     def _write(self, text: str, end: str) -> None:
         # \r and clear-to-end-of-line redraw the bar in place on a terminal.
@@ -143,23 +159,49 @@ def _same_file(a: Path, b: Path) -> bool:
         return False
 
 
-def check_output(output: Path, image: Path, mask: Path, overwrite: bool) -> None:
-    """Refuse a bad output path before any work is done."""
+def check_output(
+    output: Path,
+    image: Path,
+    mask: Path,
+    overwrite: bool,
+    record: Path | None = None,
+    candidates: Path | None = None,
+) -> None:
+    """Refuse bad output paths before any work is done, so that a failed run leaves no new file.
+
+    Every output (the photo, the record, the candidates' folder) is checked against every input and
+    every other output; an existing file is replaced only with ``overwrite``, and an input never,
+    except the photo itself with ``overwrite`` (the user asked for it).
+    """
     from restorer.core.errors import RestorerError
     from restorer.core.files import WRITE_SUFFIXES
 
     if output.suffix.lower() not in WRITE_SUFFIXES:
         raise RestorerError(f"cannot tell the format of {output}: use .png, .tif, .tiff, .jpg or .jpeg")
-    if output.is_dir():
-        raise RestorerError(f"cannot write {output}: it is a folder")
-    if not output.parent.is_dir():
-        raise RestorerError(f"cannot write {output}: folder {output.parent} does not exist")
-    if _same_file(output, mask):
-        raise RestorerError(f"refusing to write the restored photo over the mask {mask}")
-    if not overwrite and _same_file(output, image):
-        raise RestorerError(
-            f"refusing to overwrite the input {image}; choose another output or pass --overwrite"
-        )
+    files = {"the restored photo": output, **({"the record": record} if record is not None else {})}
+    for what, path in files.items():
+        if path.is_dir():
+            raise RestorerError(f"cannot write {what} to {path}: it is a folder")
+        if not path.parent.is_dir():
+            raise RestorerError(f"cannot write {what} to {path}: folder {path.parent} does not exist")
+        if _same_file(path, mask):
+            raise RestorerError(f"refusing to write {what} over the mask {mask}")
+    if record is not None and (_same_file(record, image) or record.resolve() == output.resolve()):
+        raise RestorerError(f"refusing to write the record over the photo {record}; name a .json file")
+    if candidates is not None:
+        if candidates.exists() and not candidates.is_dir():
+            raise RestorerError(f"cannot write candidates into {candidates}: it is a file")
+        if not overwrite and candidates.is_dir() and any(candidates.glob("region-*-cand-*")):
+            raise RestorerError(f"{candidates} holds candidates already; pass --overwrite to replace them")
+    if _same_file(output, image):
+        if not overwrite:
+            raise RestorerError(
+                f"refusing to overwrite the input {image}; choose another output or pass --overwrite"
+            )
+        return
+    for what, path in files.items():
+        if path.exists() and not overwrite:
+            raise RestorerError(f"{path} exists; pass --overwrite to replace it ({what})")
 
 
 def restore_file(
@@ -181,10 +223,11 @@ def restore_file(
     from restorer.core.pipeline import restore
     from restorer.core.record import intervention_record, write_record
 
-    check_output(output, image, mask_path, overwrite)
+    check_output(output, image, mask_path, overwrite, record_path, candidates_dir)
     photo = read_photo(image)
     mask = read_mask(mask_path, photo.size)
     job = restore(photo, mask, options)
+    started = time.monotonic()
     result = run_to_end(job, _silent if quiet else ProgressBar(sys.stderr, prefix))
     for warning in result.warnings:
         print(f"restorer: warning: {prefix}{warning}", file=sys.stderr)
@@ -200,7 +243,11 @@ def restore_file(
         write_record(intervention_record(photo, [result], files), record_path)
     if not quiet:
         regions, pixels = len(result.patches), result.hole_pixels
-        print(f"{prefix}restored {regions} region(s), {pixels} pixel(s); wrote {output}", file=sys.stderr)
+        took = format_duration(time.monotonic() - started)
+        print(
+            f"{prefix}restored {regions} region(s), {pixels} pixel(s) in {took}; wrote {output}",
+            file=sys.stderr,
+        )
     return result
 
 

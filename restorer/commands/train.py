@@ -54,6 +54,14 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     c.add_argument("--lambda-adv", type=float, default=0.001)
     c.add_argument("--border-weight", type=float, default=10.0, help="loss weight on the hole's border band")
     c.set_defaults(func=run_context_encoder)
+    e = kinds.add_parser("encoder", help="latent encoder E for the GAN: the inversion starts around E(y)")
+    _common(e, "face64", 20000)
+    e.add_argument(
+        "--gan", default="face64", metavar="NAME|PATH", help="the GAN whose G E inverts (default face64)"
+    )
+    e.add_argument("--lr", type=float, default=2e-4)
+    e.add_argument("--cycle-weight", type=float, default=0.5, help="weight of the latent-cycle loss")
+    e.set_defaults(func=run_latent_encoder)
 
 
 def _train(args: argparse.Namespace, config_cls: type, train: Callable, **renamed: object) -> int:
@@ -81,3 +89,9 @@ def run_context_encoder(args: argparse.Namespace) -> int:
     from restorer.training.context_encoder import ContextEncoderTrainConfig, train_context_encoder
 
     return _train(args, ContextEncoderTrainConfig, train_context_encoder)
+
+
+def run_latent_encoder(args: argparse.Namespace) -> int:
+    from restorer.training.latent_encoder import LatentEncoderTrainConfig, train_latent_encoder
+
+    return _train(args, LatentEncoderTrainConfig, train_latent_encoder)

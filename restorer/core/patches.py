@@ -18,6 +18,10 @@ from restorer.core.imageio import Photo
 from restorer.core.pixels import from_float
 from restorer.core.types import Bounds, RestoreResult, WindowPatch
 
+# How far beyond a window the photo is read to measure its grain: the grain ring starts 9 px out
+# and is 16 px wide (restorer.core.grain), and fills' windows are often tight around thin damage.
+GRAIN_REACH = 26
+
 
 def compose(window: np.ndarray, hole: np.ndarray, candidate: np.ndarray, blend: bool) -> np.ndarray:
     """The hole's pixels (n, C), in ``window``'s dtype, with ``candidate`` put into the hole.
@@ -32,6 +36,25 @@ def compose(window: np.ndarray, hole: np.ndarray, candidate: np.ndarray, blend: 
     else:
         filled = from_float(candidate, window.dtype)
     return filled[hole]
+
+
+def add_grain(
+    window: np.ndarray, hole: np.ndarray, values: np.ndarray, seed: int | None, params: dict
+) -> np.ndarray:
+    """``values`` (the hole's composed pixels) with the photo's grain ``levels`` (measured when the
+    region was filled, see restorer.core.grain.photo_grain) added where they are smoother: no fill,
+    whatever made it, should look plastic on a grainy scan. ``params`` are the region's: its
+    ``grain_levels`` and its ``tone`` (a grey or toned print gets colourless grain). No seed or no
+    levels: unchanged."""
+    levels = params.get("grain_levels")
+    if seed is None or levels is None:
+        return values
+    from restorer.core.grain import match_grain
+
+    filled = window.copy()
+    filled[hole] = values
+    mono = params.get("tone", "colour") != "colour"
+    return match_grain(window, hole, filled, seed, np.asarray(levels, np.float32), mono)[hole]
 
 
 def apply_patch(pixels: np.ndarray, patch: WindowPatch) -> None:
@@ -66,7 +89,8 @@ def candidate_window(pixels: np.ndarray, patch: WindowPatch, candidate: int) -> 
     """The patch's window of ``pixels`` with candidate ``candidate`` in its hole: (h, w, C) pixels."""
     _check_candidate(patch, candidate)
     window = pixels[patch.box.slices].copy()
-    window[patch.hole] = compose(window, patch.hole, patch.candidates[candidate], patch.blend)
+    values = compose(window, patch.hole, patch.candidates[candidate], patch.blend)
+    window[patch.hole] = add_grain(window, patch.hole, values, patch.grain_seed, patch.params)
     return window
 
 
@@ -75,6 +99,7 @@ def choose(pixels: np.ndarray, patch: WindowPatch, candidate: int) -> WindowPatc
     _check_candidate(patch, candidate)
     window = pixels[patch.box.slices]
     values = compose(window, patch.hole, patch.candidates[candidate], patch.blend)
+    values = add_grain(window, patch.hole, values, patch.grain_seed, patch.params)
     return replace(patch, values=values, chosen=candidate)
 
 

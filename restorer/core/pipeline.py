@@ -29,7 +29,7 @@ from restorer.core.errors import RestorerError
 from restorer.core.framing import FACE_SHARE, face_share
 from restorer.core.imageio import Photo
 from restorer.core.methods import FillMethod, FillRequest
-from restorer.core.patches import compose, crop
+from restorer.core.patches import GRAIN_REACH, add_grain, compose, crop
 from restorer.core.pixels import to_float
 from restorer.core.regions import Region, RegionMap, box_window, find_regions, union_bbox, window_problem
 from restorer.core.tone import Tone, detect_tone
@@ -224,6 +224,19 @@ def _no_work(options: RestoreOptions) -> Generator[Event, None, RestoreResult]:
     yield  # a generator that returns at once
 
 
+def _photo_grain(ctx: _Context, box: Bounds, hole: np.ndarray, done: list[WindowPatch]) -> list | None:
+    """The photo's grain around a region, (bands, C) as lists, measured beyond its window (fills'
+    windows are often tight) on the photo as filled so far; damage still pending is not grain."""
+    from restorer.core.grain import photo_grain
+
+    outer = box.expanded(GRAIN_REACH).intersect(Bounds.of_shape(ctx.photo.pixels.shape))
+    inner = box.relative_to(outer)
+    where = np.zeros(outer.height * outer.width, bool).reshape(outer.height, outer.width)
+    where[inner.slices] = hole
+    levels = photo_grain(crop(ctx.photo.pixels, outer, done), where, ctx.pending[outer.slices] & ~where)
+    return None if levels is None else levels.round(6).tolist()
+
+
 def _run(
     ctx: _Context, tasks: list[_Task], warnings: list[str]
 ) -> Generator[Event, None, RestoreResult | None]:
@@ -255,7 +268,9 @@ def _run(
         params = dict(filled.params)
         if uses_model:
             params.update(model_sha256=ctx.model.sha256, resolution=ctx.model.resolution)
-        params.update(tone=ctx.tone.kind, blend=blend)
+        grain_seed = request.seed if options.grain else None
+        levels = _photo_grain(ctx, task.window, hole, patches) if options.grain else None
+        params.update(tone=ctx.tone.kind, blend=blend, grain=options.grain, grain_levels=levels)
         patch = WindowPatch(
             index=index,
             box=task.window,
@@ -266,8 +281,11 @@ def _run(
             params=params,
             candidates=filled.candidates,
             losses=filled.losses,
-            values=compose(window, hole, filled.candidates[0], blend),
+            values=add_grain(
+                window, hole, compose(window, hole, filled.candidates[0], blend), grain_seed, params
+            ),
             blend=blend,
+            grain_seed=grain_seed,
         )
         ctx.pending[task.window.slices] &= ~hole
         patches.append(patch)

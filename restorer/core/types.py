@@ -16,6 +16,10 @@ import numpy as np
 from restorer.core.errors import RestorerError
 
 DEVICES = ("auto", "cpu", "cuda")
+# How the latent search starts: "encoder" around the model's encoder guess E(y) (Lahiri et al.),
+# "yeh" from uniform random latents (the paper's reference path), "auto" = encoder when the model
+# ships one.
+INVERSIONS = ("auto", "encoder", "yeh")
 
 
 class Bounds(NamedTuple):
@@ -126,13 +130,17 @@ class RestoreOptions:
 
     method: str = "auto"  # a router ("auto", "classic") or a fill method name, see restorer.core.methods
     model: str | None = None  # model name or path; None = the default model for the method
-    iterations: int = 1500  # latent only
-    starts: int = 16  # latent only: K random starts optimised as one batch
+    # latent only: Adam steps and starts. Not the paper's 1500 x 16: from the encoder's guess, 10-30
+    # steps score as well as 150-600 from random starts (models/face64.md); 50 x 8 takes seconds.
+    iterations: int = 50
+    starts: int = 8  # latent only: K starts optimised as one batch
     lam: float = 0.003  # latent only: prior weight λ
+    inversion: str = "auto"  # latent only: one of INVERSIONS
     seed: int = 0
     device: str = "auto"  # one of DEVICES
     box: Bounds | None = None  # the user's context window for the holes inside it (a face)
     blend: bool = True  # Poisson-blend generated content (False = paste, for evaluation)
+    grain: bool = True  # give every fill the photo's grain where the fill is smoother
     preview_all: bool = False  # include every start's image in progress events
 
     def record(self) -> dict:
@@ -143,10 +151,12 @@ class RestoreOptions:
             "iterations": self.iterations,
             "starts": self.starts,
             "lambda": self.lam,
+            "inversion": self.inversion,
             "seed": self.seed,
             "device": self.device,
             "box": list(self.box.xywh()) if self.box is not None else None,
             "blend": self.blend,
+            "grain": self.grain,
             "preview_all": self.preview_all,
         }
 
@@ -217,6 +227,7 @@ class WindowPatch:
     values: np.ndarray  # (n, C) photo dtype: candidate ``chosen`` composed into the hole
     chosen: int = 0
     blend: bool = False  # whether candidates are Poisson-blended (generated content) or pasted
+    grain_seed: int | None = None  # the photo's grain is matched in the fill with this seed; None = off
 
     @property
     def hole_pixels(self) -> int:

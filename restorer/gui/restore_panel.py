@@ -7,6 +7,7 @@ from dataclasses import replace
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
+    QCheckBox,
     QComboBox,
     QDoubleSpinBox,
     QFileDialog,
@@ -32,6 +33,11 @@ DEVICE_CHOICES = [
     ("auto", "Automatic", "The GPU when one is available, else the CPU."),
     ("cpu", "CPU", "Always the processor: slower, never out of GPU memory."),
     ("cuda", "GPU (CUDA)", "The NVIDIA GPU; fails if there is none."),
+]
+INVERSION_CHOICES = [
+    ("auto", "Automatic", "From the model's encoder guess when the model has an encoder, else at random."),
+    ("encoder", "Encoder guess", "Start around the face the model's encoder reads from the context (fast)."),
+    ("yeh", "Random (Yeh et al.)", "Start from random latents, as in the paper: the reference, slower."),
 ]
 DEFAULTS = RestoreOptions()
 
@@ -116,6 +122,16 @@ class RestorePanel(QWidget):
             "Higher: more realistic-looking fills that may match the context less."
         )
         form.addRow("Prior weight &λ", self.lam)
+        self.inversion = QComboBox()
+        for i, (key, text, tip) in enumerate(INVERSION_CHOICES):
+            self.inversion.addItem(text, key)
+            self.inversion.setItemData(i, tip, Qt.ItemDataRole.ToolTipRole)
+        self.inversion.setToolTip("Where the latent search starts.")
+        form.addRow("Search &starts from", self.inversion)
+        self.grain = QCheckBox("Match the photo's grain")
+        self.grain.setChecked(DEFAULTS.grain)
+        self.grain.setToolTip("Give each fill the film grain measured around it, so no fill looks plastic.")
+        form.addRow(self.grain)
 
         self.device = QComboBox()
         for i, (key, text, tip) in enumerate(DEVICE_CHOICES):
@@ -199,9 +215,11 @@ class RestorePanel(QWidget):
             iterations=self.iterations.value(),
             starts=self.starts.value(),
             lam=self.lam.value(),
+            inversion=self.inversion.currentData(),
             seed=self.seed.value(),
             device=self.device.currentData(),
             box=box,
+            grain=self.grain.isChecked(),
         )
 
     def set_options(self, s: RestoreOptions) -> None:
@@ -214,6 +232,8 @@ class RestorePanel(QWidget):
         self.lam.setValue(s.lam)
         self.seed.setValue(s.seed)
         _select(self.device, s.device)
+        _select(self.inversion, s.inversion)
+        self.grain.setChecked(s.grain)
 
     def to_dict(self) -> dict:
         """The settings to remember (the box belongs to the document, not to the panel)."""
@@ -264,7 +284,7 @@ class RestorePanel(QWidget):
 
     def _update_enabled(self) -> None:
         method = self.method.currentData()
-        for w in (self.iterations, self.starts, self.lam):
+        for w in (self.iterations, self.starts, self.lam, self.inversion):
             w.setEnabled(method in LATENT_SETTINGS)
         self.model.setEnabled(uses_model(method))
 

@@ -75,6 +75,7 @@ class EvalSettings:
     iterations: int = 1500  # latent
     starts: int = 16  # latent: random starts per image, optimised as one batch
     lam: float = 0.003  # latent: prior weight
+    inversion: str = "auto"  # latent: how the search starts, see restorer.core.types.INVERSIONS
     batch: int = 64  # images per fill pass (latent: images x starts per optimisation batch)
     seed: int = 0
     device: str = "auto"
@@ -103,6 +104,7 @@ class EvalSettings:
             iterations=self.iterations,
             starts=self.starts,
             lam=self.lam,
+            inversion=self.inversion,
             seed=self.seed,
             device=self.device,
         )
@@ -388,7 +390,8 @@ def results_markdown(result: EvalResult) -> str:
     for method in s.methods:
         if searches_latents(registry.get(method)):
             lines.append(
-                f"- {method}: iterations {s.iterations}, starts {s.starts}, λ {s.lam}, seed {s.seed}"
+                f"- {method}: inversion {s.inversion}, iterations {s.iterations}, starts {s.starts}, "
+                f"λ {s.lam}, seed {s.seed}"
             )
     for method in s.methods:
         if method in result.seconds:

@@ -28,6 +28,15 @@ class LatentFill(FillMethod):
             return f"model {model.name!r} has no discriminator, which the latent method needs"
         return None
 
+    def _encoder(self, model: Any, options: RestoreOptions) -> Any:
+        """The model's encoder when the options ask for (or allow) encoder starts, else None."""
+        from restorer.core.errors import RestorerError
+
+        encoder = model.nets.get("encoder")
+        if options.inversion == "encoder" and encoder is None:
+            raise RestorerError(f"model {model.name!r} has no latent encoder (use --inversion yeh)")
+        return None if options.inversion == "yeh" else encoder
+
     def _config(self, options: RestoreOptions, seed: int, luminance: bool = False):
         from restorer.core.latent import LatentConfig
 
@@ -50,7 +59,13 @@ class LatentFill(FillMethod):
         config = self._config(opts, request.seed, inputs.luminance)
         nets = model.nets
         job = optimise_latent(
-            nets["generator"], nets["discriminator"], inputs.image, inputs.hole, config, request.should_stop
+            nets["generator"],
+            nets["discriminator"],
+            inputs.image,
+            inputs.hole,
+            config,
+            request.should_stop,
+            self._encoder(model, opts),
         )
         while True:
             try:
@@ -76,6 +91,7 @@ class LatentFill(FillMethod):
             "iterations": opts.iterations,
             "starts": opts.starts,
             "lambda": opts.lam,
+            "inversion": "encoder" if self._encoder(model, opts) is not None else "yeh",
             "lr": config.lr,
             "seed": config.seed,
             "device": str(resolve_device(opts.device)),
@@ -99,6 +115,7 @@ class LatentFill(FillMethod):
             torch.from_numpy(batch.holes),
             self._config(batch.options, batch.first_seed),
             batch.should_stop,
+            self._encoder(batch.model, batch.options),
         )
         best = yield from job
         return None if best is None else tensor_to_frames(best)

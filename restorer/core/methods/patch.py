@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+import numpy as np
+
 from restorer.core.methods.base import FillJob, FillMethod, FillRequest, single
 from restorer.core.types import Bounds
 
@@ -30,9 +32,11 @@ class PatchFill(FillMethod):
         return window, window_problem(region.pixels, window)
 
     def fill(self, request: FillRequest) -> FillJob:
-        from restorer.core.fills import patch_fill
+        from restorer.core.patchmatch import patch_fill  # scipy: loaded when a patch fill runs
 
         candidate = patch_fill(request.window, request.unknown, seed=request.seed)
+        # The seam correction may overshoot the [0, 1] range a little where the edge is steep.
+        candidate[request.unknown] = np.clip(candidate[request.unknown], 0.0, 1.0)
         return single(request, candidate, {"seed": request.seed})
 
 

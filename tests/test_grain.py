@@ -1,0 +1,86 @@
+"""Grain matching (restorer.core.grain): the fill gets the ring's grain, per channel and scale."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy import ndimage
+
+from restorer.core.errors import RestorerError
+from restorer.core.fills import diffusion_fill
+from restorer.core.grain import _regions, grain_levels, match_grain
+
+SIZE = 200
+
+
+def _hole() -> np.ndarray:
+    hole = np.zeros((SIZE, SIZE), bool)
+    hole[60:140, 50:130] = True
+    return hole
+
+
+def _grainy(dtype: type, blur: float, seed: int = 0) -> np.ndarray:
+    """A smooth ramp with Gaussian grain of a different strength per channel (``blur``: clumps)."""
+    rng = np.random.default_rng(seed)
+    ramp = 0.3 + 0.4 * np.mgrid[:SIZE, :SIZE][1] / SIZE
+    noise = rng.standard_normal((SIZE, SIZE, 3)) * np.array([0.03, 0.02, 0.045])
+    if blur:
+        noise = ndimage.gaussian_filter(noise, (blur, blur, 0)) * (2 * np.sqrt(np.pi) * blur)
+    top = np.iinfo(dtype).max
+    return np.round(np.clip(ramp[..., None] + noise, 0, 1) * top).astype(dtype)
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16])
+@pytest.mark.parametrize("blur", [0.0, 1.0])
+def test_grain_inside_the_fill_matches_the_ring(dtype, blur):
+    pixels = _grainy(dtype, blur)
+    hole = _hole()
+    fill = diffusion_fill(pixels, hole)  # perfectly smooth: no grain at all
+    out = match_grain(pixels, hole, fill, seed=3)
+    ring, core = _regions(hole)
+    top = np.float32(np.iinfo(dtype).max)
+    wanted = grain_levels(pixels.astype(np.float32) / top, ring)
+    before = grain_levels(fill.astype(np.float32) / top, core)
+    after = grain_levels(out.astype(np.float32) / top, core)
+    assert (before < 0.3 * wanted).all()
+    np.testing.assert_allclose(after, wanted, rtol=0.2)
+    np.testing.assert_array_equal(out[~hole], fill[~hole])
+
+
+def test_a_noiseless_photo_gets_no_grain():
+    ramp = np.round((0.2 + 0.6 * np.mgrid[:SIZE, :SIZE][1] / SIZE) * 255).astype(np.uint8)
+    pixels = np.repeat(ramp[..., None], 3, axis=2)
+    hole = _hole()
+    fill = diffusion_fill(pixels, hole)
+    np.testing.assert_array_equal(match_grain(pixels, hole, fill, seed=1), fill)
+
+
+def test_a_fill_as_grainy_as_the_photo_is_left_alone():
+    pixels = _grainy(np.uint8, 0.0)
+    hole = _hole()
+    np.testing.assert_array_equal(match_grain(pixels, hole, pixels, seed=1), pixels)
+
+
+@pytest.mark.parametrize("channels", [None, 1])
+def test_grey_photos_and_determinism(channels):
+    grey = _grainy(np.uint16, 0.0)[..., 0]
+    pixels = grey if channels is None else grey[..., None]
+    hole = _hole()
+    fill = diffusion_fill(pixels, hole)
+    first = match_grain(pixels, hole, fill, seed=5)
+    assert first.shape == pixels.shape and first.dtype == pixels.dtype
+    np.testing.assert_array_equal(first, match_grain(pixels, hole, fill, seed=5))
+    np.testing.assert_array_equal(first[~hole], fill[~hole])
+    assert not np.array_equal(first[hole], fill[hole])
+
+
+def test_small_or_empty_holes_and_bad_input():
+    pixels = _grainy(np.uint8, 0.0)
+    hole = np.zeros((SIZE, SIZE), bool)
+    np.testing.assert_array_equal(match_grain(pixels, hole, pixels), pixels)
+    hole[5, 0] = True  # one pixel at the edge: measured as all of its tiny core
+    fill = diffusion_fill(pixels, hole)
+    out = match_grain(pixels, hole, fill)
+    np.testing.assert_array_equal(out[~hole], fill[~hole])
+    with pytest.raises(RestorerError, match="does not match"):
+        match_grain(pixels, hole, fill.astype(np.uint16))
