@@ -340,7 +340,10 @@ def test_inpaint_on_a_full_disk_fails_with_one_line(suffix, tmp_path, faulty_dis
     out.write_bytes(b"yesterday's result")
     before = snapshot(tmp_path)
     faulty_disk(out_dir, "full")
-    code = main(["inpaint", str(photo_path), "--mask", str(mask_path), "-o", str(out), "-q", "--overwrite"])
+    lossy = ["--lossy"] if suffix == ".jpg" else []
+    code = main(
+        ["inpaint", str(photo_path), "--mask", str(mask_path), "-o", str(out), "-q", "--overwrite", *lossy]
+    )
     assert code == 1
     err = capsys.readouterr().err
     assert err == f"restorer: error: cannot write {out}: No space left on device; nothing was changed\n"
@@ -374,7 +377,10 @@ def test_inpaint_onto_a_really_full_disk(suffix, tmp_path, small_tmpfs, capsys):
     out = small_tmpfs / f"restored{suffix}"
     out.write_bytes(b"yesterday's result")
     before = snapshot(small_tmpfs)
-    code = main(["inpaint", str(photo_path), "--mask", str(mask_path), "-o", str(out), "-q", "--overwrite"])
+    lossy = ["--lossy"] if suffix == ".jpg" else []
+    code = main(
+        ["inpaint", str(photo_path), "--mask", str(mask_path), "-o", str(out), "-q", "--overwrite", *lossy]
+    )
     err = capsys.readouterr().err
     assert code == 1, err
     assert err == f"restorer: error: cannot write {out}: No space left on device; nothing was changed\n"
@@ -425,7 +431,10 @@ BAD_PAYLOADS = {
         "its architecture would need 168.0 GiB of weights (at most 2 GiB): the file is broken",
     ),
     "no kind": (_payload(kind=None), "the weights file names no model kind"),
-    "kind 'vae'": (_payload(kind="vae"), "unknown model kind 'vae' (expected 'dcgan' or 'context-encoder')"),
+    "kind 'vae'": (
+        _payload(kind="vae"),
+        "unknown model kind 'vae' (expected 'dcgan', 'context-encoder' or 'detector')",
+    ),
     "nc 2": (_payload({"nc": 2}), "unsupported channel count nc=2 (1 or 3)"),
     "d_norm": (
         _payload({"d_norm": "layer"}),

@@ -126,6 +126,7 @@ def run(args: argparse.Namespace) -> int:
                 candidates_dir=args.candidates / image.stem if args.candidates else None,
                 record_path=args.record / f"{image.stem}.json" if args.record else None,
                 prefix=prefix,
+                lossy=args.lossy,
             )
         except RestorerError as exc:
             failures.append((image.name, str(exc)))

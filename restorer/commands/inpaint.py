@@ -65,6 +65,11 @@ def add_restore_arguments(p: argparse.ArgumentParser) -> None:
         help="do not give the fills the photo's grain (by default a fill smoother than the photo gets it)",
     )
     g.add_argument("--overwrite", action="store_true", help="allow writing over the input photo")
+    g.add_argument(
+        "--lossy",
+        action="store_true",
+        help="allow a lossy output format (.jpg, .jpeg): its re-encoding changes pixels outside the mask too",
+    )
     g.add_argument("--quiet", "-q", action="store_true", help="no progress bar or summary (warnings still)")
 
 
@@ -81,6 +86,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     add_restore_arguments(p)
     p.add_argument("--candidates", type=Path, metavar="DIR", help="write every region's candidates here")
     p.add_argument("--record", type=Path, metavar="JSON", help="write an intervention record (JSON)")
+    p.add_argument(
+        "--layers",
+        type=Path,
+        metavar="OUT.ora",
+        help="also write a layered OpenRaster file: the untouched scan, the fills (with alpha), the mask",
+    )
+    p.add_argument("--report", type=Path, metavar="OUT.html", help="also write an HTML treatment report")
     p.set_defaults(func=run)
 
 
@@ -92,6 +104,7 @@ def restore_options(args: argparse.Namespace) -> RestoreOptions:
         starts=args.starts,
         lam=args.lam,
         inversion=args.inversion,
+        refine=args.refine,
         seed=args.seed,
         device=args.device,
         box=args.box,
@@ -159,6 +172,16 @@ def _same_file(a: Path, b: Path) -> bool:
         return False
 
 
+LOSSY_FORMATS = ("JPEG", "WEBP")
+
+
+def is_lossy(output: Path) -> bool:
+    """Whether writing ``output`` re-encodes the whole photo lossily (so unmasked pixels change)."""
+    from restorer.core.files import WRITE_SUFFIXES
+
+    return WRITE_SUFFIXES.get(output.suffix.lower()) in LOSSY_FORMATS
+
+
 def check_output(
     output: Path,
     image: Path,
@@ -166,6 +189,10 @@ def check_output(
     overwrite: bool,
     record: Path | None = None,
     candidates: Path | None = None,
+    layers: Path | None = None,
+    report: Path | None = None,
+    *,
+    lossy: bool = False,
 ) -> None:
     """Refuse bad output paths before any work is done, so that a failed run leaves no new file.
 
@@ -178,7 +205,13 @@ def check_output(
 
     if output.suffix.lower() not in WRITE_SUFFIXES:
         raise RestorerError(f"cannot tell the format of {output}: use .png, .tif, .tiff, .jpg or .jpeg")
-    files = {"the restored photo": output, **({"the record": record} if record is not None else {})}
+    if is_lossy(output) and not lossy:
+        raise RestorerError(
+            f"refusing to write {output}: {WRITE_SUFFIXES[output.suffix.lower()]} is lossy and changes "
+            "pixels outside the mask too; write .png or .tif, or pass --lossy to accept that"
+        )
+    extras = {"the record": record, "the layered file": layers, "the report": report}
+    files = {"the restored photo": output, **{k: v for k, v in extras.items() if v is not None}}
     for what, path in files.items():
         if path.is_dir():
             raise RestorerError(f"cannot write {what} to {path}: it is a folder")
@@ -186,8 +219,12 @@ def check_output(
             raise RestorerError(f"cannot write {what} to {path}: folder {path.parent} does not exist")
         if _same_file(path, mask):
             raise RestorerError(f"refusing to write {what} over the mask {mask}")
-    if record is not None and (_same_file(record, image) or record.resolve() == output.resolve()):
-        raise RestorerError(f"refusing to write the record over the photo {record}; name a .json file")
+    seen = {output.resolve(): "the restored photo"}
+    for what, path in list(files.items())[1:]:
+        if _same_file(path, image) or path.resolve() in seen:
+            taken = seen.get(path.resolve(), "the input photo")
+            raise RestorerError(f"refusing to write {what} to {path}: it is {taken}; name another file")
+        seen[path.resolve()] = what
     if candidates is not None:
         if candidates.exists() and not candidates.is_dir():
             raise RestorerError(f"cannot write candidates into {candidates}: it is a file")
@@ -215,6 +252,9 @@ def restore_file(
     candidates_dir: Path | None = None,
     record_path: Path | None = None,
     prefix: str = "",
+    layers_path: Path | None = None,
+    report_path: Path | None = None,
+    lossy: bool = False,
 ) -> RestoreResult:
     """Read, restore and write one photo (and its candidates and record); RestorerError on failure."""
     from restorer.core.imageio import read_mask, read_photo, write_photo
@@ -223,7 +263,8 @@ def restore_file(
     from restorer.core.pipeline import restore
     from restorer.core.record import intervention_record, write_record
 
-    check_output(output, image, mask_path, overwrite, record_path, candidates_dir)
+    extras = (record_path, candidates_dir, layers_path, report_path)
+    check_output(output, image, mask_path, overwrite, *extras, lossy=lossy)
     photo = read_photo(image)
     mask = read_mask(mask_path, photo.size)
     job = restore(photo, mask, options)
@@ -233,14 +274,26 @@ def restore_file(
         print(f"restorer: warning: {prefix}{warning}", file=sys.stderr)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        write_photo(apply_result(photo, result), output, overwrite=overwrite, protect=mask_path)
+        restored = apply_result(photo, result)
+        write_photo(restored, output, overwrite=overwrite, protect=mask_path)
         if candidates_dir is not None:
             write_candidates(photo, result, candidates_dir)
     for w in caught:
         print(f"restorer: warning: {prefix}{w.message}", file=sys.stderr)
+    if is_lossy(output):  # after the write: a failed one has changed nothing
+        print(
+            f"restorer: warning: {prefix}{output} is lossy (--lossy): pixels outside the mask changed too",
+            file=sys.stderr,
+        )
+    files = {"photo": image, "mask": mask_path, "output": output}
     if record_path is not None:
-        files = {"photo": image, "mask": mask_path, "output": output}
         write_record(intervention_record(photo, [result], files), record_path)
+    if layers_path is not None or report_path is not None:
+        from restorer.editing.conservation import write_for_result
+
+        record = intervention_record(photo, [result], {**files, "layers": layers_path})
+        written = [p for p in (output, record_path) if p is not None]
+        write_for_result(photo, restored, result, record, written, layers_path, report_path)
     if not quiet:
         regions, pixels = len(result.patches), result.hole_pixels
         took = format_duration(time.monotonic() - started)
@@ -288,5 +341,8 @@ def run(args: argparse.Namespace) -> int:
         quiet=args.quiet,
         candidates_dir=args.candidates,
         record_path=args.record,
+        layers_path=args.layers,
+        report_path=args.report,
+        lossy=args.lossy,
     )
     return 0

@@ -10,17 +10,23 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "models",
         help="list the installed models",
-        description="List the models in the repository's models/ folder and in your models folder "
-        "($RESTORER_USER_MODELS or the platform's data folder). A name found in both is taken from "
-        "the repository.",
+        description="List the models shipped with Restorer (the package restorer.models, the "
+        "repository's models/ folder) and those in your models folder ($RESTORER_USER_MODELS or the "
+        "platform's data folder), after the folders looked in. A name found in both is taken from the "
+        "shipped ones. Exits 1 when no model is found.",
     )
     p.set_defaults(func=run)
 
 
-def _where(path: Path) -> str:
-    from restorer.core.weights import REPO_MODELS_DIR, user_models_dir
+def _folders() -> list[tuple[str, Path]]:
+    """The folders on the search path with a label: "shipped" (restorer.models), then "user"."""
+    from restorer.core.weights import REPO_MODELS_DIR, models_search_path
 
-    for label, folder in (("repository", REPO_MODELS_DIR), ("user", user_models_dir())):
+    return [("shipped" if f == REPO_MODELS_DIR else "user", f) for f in models_search_path()]
+
+
+def _where(path: Path) -> str:
+    for label, folder in _folders():
         if path.resolve().parent == folder.resolve():
             return label
     return "other"
@@ -40,13 +46,18 @@ def _describe(path: Path) -> tuple[str, str]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from restorer.core.weights import DEFAULT_MODELS, list_models, models_search_path
+    from restorer.core.errors import RestorerError
+    from restorer.core.weights import DEFAULT_MODELS, list_models
 
+    for label, folder in _folders():
+        state = "" if folder.is_dir() else "  (no such folder)"
+        print(f"looked in ({label}): {folder}{state}", flush=True)
     paths = list_models()
     if not paths:
-        folders = " and ".join(str(f) for f in models_search_path())
-        print(f"no models found (looked in {folders})")
-        return 0
+        raise RestorerError(
+            "no models found in those folders; reinstall Restorer or put .pt files into the user folder"
+        )
+    print()
     defaults = {name: kind for kind, name in DEFAULT_MODELS.items()}
     rows = [("NAME", "KIND", "RES", "WHERE", "PATH")]
     notes = []

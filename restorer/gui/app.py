@@ -12,7 +12,10 @@ import sys
 import traceback
 from pathlib import Path
 
+from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QApplication, QMessageBox
+
+from restorer.core.bundled import resource
 
 log = logging.getLogger(__name__)
 
@@ -20,11 +23,15 @@ log = logging.getLogger(__name__)
 def create_application() -> QApplication:
     app = QApplication.instance()
     if app is None:
+        from restorer.gui import qt_libs
+
+        qt_libs.warn_if_missing()  # Qt aborts without a platform plugin; name what it lacks first
         app = QApplication(sys.argv[:1])
     app.setApplicationName("Restorer")
     app.setOrganizationName("Restorer")
     app.setApplicationDisplayName("Restorer")
     app.setDesktopFileName("restorer")
+    app.setWindowIcon(QIcon(str(resource("icons/restorer.png"))))  # every window's, and the taskbar's
     from restorer.gui import refguard
 
     refguard.install()  # before the session's calls into Qt wear down None's reference count

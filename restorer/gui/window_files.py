@@ -9,14 +9,29 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QDragEnterEvent, QDropEvent, QGuiApplication
 from PySide6.QtWidgets import QFileDialog, QMessageBox
 
+from restorer.core.bundled import resource
 from restorer.editing import session as sessions
 from restorer.editing.document import Document
 from restorer.gui.settings import settings
 
-SAMPLE_PHOTO = Path(__file__).resolve().parents[2] / "resources" / "sample-photo.png"
+SAMPLE_PHOTO = resource("sample-photo.png")  # package data, see restorer.core.bundled
 MAX_RECENT = 10
 EXPORT_FOLDER_KEY = "last_export_folder"  # apart from last_folder, which opening a photo moves
 EXPORT_MASK_KEY = "export_save_mask"
+EXPORT_LAYERS_KEY = "export_save_layers"
+EXPORT_REPORT_KEY = "export_save_report"
+OPERATOR_KEY = "operator"  # named in treatment reports; the OS user name until the user gives one
+
+
+def _flag(value: object) -> bool:
+    """A QSettings boolean: INI files hand back the text "true"."""
+    return str(value).lower() == "true"
+
+
+def operator_name() -> str:
+    from restorer.editing.report import default_operator
+
+    return str(settings().value(OPERATOR_KEY, "") or "") or default_operator()
 
 
 def photo_filter() -> str:
@@ -229,21 +244,38 @@ class FilesMixin:
             return False
         s = settings()
         folder = s.value(EXPORT_FOLDER_KEY)
-        save_mask = str(s.value(EXPORT_MASK_KEY, "false")).lower() == "true"
-        dialog = ExportDialog(self.doc, Path(folder) if folder else None, self, save_mask=save_mask)
+        dialog = ExportDialog(
+            self.doc,
+            Path(folder) if folder else None,
+            self,
+            save_mask=_flag(s.value(EXPORT_MASK_KEY, "false")),
+            save_layers=_flag(s.value(EXPORT_LAYERS_KEY, "false")),
+            save_report=_flag(s.value(EXPORT_REPORT_KEY, "false")),
+            operator=operator_name(),
+        )
         if dialog.exec() != ExportDialog.DialogCode.Accepted or dialog.request is None:
             return False
-        s.setValue(EXPORT_MASK_KEY, dialog.request.save_mask)
-        return self.export(dialog.request, wait=wait)
+        request = dialog.request
+        s.setValue(EXPORT_MASK_KEY, request.save_mask)
+        s.setValue(EXPORT_LAYERS_KEY, request.save_layers)
+        if dialog.report.isEnabled():  # a photo without results says nothing of the user's choice
+            s.setValue(EXPORT_REPORT_KEY, request.save_report)
+        operator = dialog.operator.text().strip()
+        if operator:
+            s.setValue(OPERATOR_KEY, operator)
+        return self.export(request, wait=wait)
 
     def export(self, request, wait: bool = False) -> bool:
         """Write the export in a worker thread (or right here when ``wait``, e.g. while closing)."""
+        from restorer.editing import conservation
         from restorer.editing import export as exporting
         from restorer.editing.retry import describe_error
 
         doc = self.doc
+        source = doc.path
         try:
             photo, mask, record = exporting.snapshot(doc, request)
+            extra = conservation.snapshot(doc, request, photo, operator_name())
         except Exception as exc:  # report, don't crash
             self.show_error("Cannot export", describe_error(exc))
             return False
@@ -257,7 +289,10 @@ class FilesMixin:
             self.statusBar().showMessage(f"Exported {', '.join(p.name for p in paths)}", 8000)
 
         def work():
-            return exporting.write_export(request, photo, mask, record)
+            written = exporting.write_export(request, photo, mask, record)
+            if extra is not None:  # last: the report hashes the files written before it
+                written += conservation.write_files(request, extra, written, source)
+            return written
 
         if not wait:
             self.run_in_thread(work, done, lambda t: self.show_error("Cannot export", t))
