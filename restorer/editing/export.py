@@ -37,6 +37,8 @@ class ExportRequest:
     save_mask: bool = False
     save_record: bool = False
     replace_original: bool = False  # the user confirmed writing over the photo's own file
+    save_layers: bool = False  # the reversible OpenRaster file (restorer.editing.conservation)
+    save_report: bool = False  # the HTML treatment report
 
     @property
     def mask_path(self) -> Path:
@@ -45,6 +47,16 @@ class ExportRequest:
     @property
     def record_path(self) -> Path:
         return self.path.with_name(f"{self.path.stem}-restoration.json")
+
+    @property
+    def layers_path(self) -> Path:
+        return self.path.with_name(f"{self.path.stem}-layers.ora")
+
+    @property
+    def report_path(self) -> Path:
+        # After the record's name, so that a report (which hashes the output) is per format as it is.
+        record = self.record_path
+        return record.with_name(record.name.removesuffix("-restoration.json") + "-report.html")
 
 
 def format_of(path: Path) -> str | None:

@@ -142,6 +142,7 @@ def build_actions(w) -> Actions:
         (Tool.LASSO, "&Lasso", "L", "lasso", "Fill a free-hand outline (right button: erase it)"),
         (Tool.BOX, "Context &Box", "X", "crop-free", "Draw the context window, e.g. around a face"),
         (Tool.PAN, "&Pan", "H", "hand-back-right-outline", "Move the view (or hold Space, or middle-drag)"),
+        (Tool.RULER, "R&uler", "U", "ruler", "Drag a line: its length in px and (from the dpi) mm"),
     ]
     group = QActionGroup(w)
     for tool, text, key, icon_name, tip in tools:
@@ -177,6 +178,19 @@ def build_actions(w) -> Actions:
     m(w, a, "show_mask", "Show &Mask", w.set_mask_visible, "M", "eye-outline", checkable=True).setChecked(
         True
     )
+    m(
+        w,
+        a,
+        "show_restorations",
+        "Show Res&torations",
+        w.canvas.set_restorations_visible,
+        "T",
+        "palette-swatch-outline",
+        "Tint every pixel a restoration filled, so additions can be told from the original",
+        checkable=True,
+    )
+    # The ruler's length goes to the status bar too, where it stays until the next message.
+    w.canvas.measured.connect(lambda text: w.statusBar().showMessage(f"Ruler: {text}"))
     m(
         w,
         a,
@@ -227,7 +241,7 @@ def build_menus(w, a: Actions) -> QMenu:
         edit.addSeparator() if name is None else edit.addAction(a[name])
 
     view = bar.addMenu("&View")
-    for name in ("zoom_in", "zoom_out", "fit", "actual", None, "show_mask", "split"):
+    for name in ("zoom_in", "zoom_out", "fit", "actual", None, "show_mask", "show_restorations", "split"):
         view.addSeparator() if name is None else view.addAction(a[name])
     view.addSeparator()
     w.panels_menu = view.addMenu("&Panels")
@@ -286,7 +300,15 @@ def build_toolbars(w, a: Actions) -> tuple[QSlider, QSpinBox]:
     for action in a.tools.values():
         tools.addAction(action)
     tools.addSeparator()
-    for name in ("detect", "clear_mask", "invert_mask", "grow_mask", "shrink_mask", "show_mask"):
+    for name in (
+        "detect",
+        "clear_mask",
+        "invert_mask",
+        "grow_mask",
+        "shrink_mask",
+        "show_mask",
+        "show_restorations",
+    ):
         tools.addAction(a[name])
     w.addToolBar(Qt.ToolBarArea.LeftToolBarArea, tools)
     return slider, spin

@@ -27,13 +27,23 @@ from restorer.core.types import Bounds
 from restorer.editing.boxes import square_box
 from restorer.editing.document import Document
 from restorer.editing.history import AcceptResult
+from restorer.editing.measure import format_length
 from restorer.editing.preview import PreviewFrame
 from restorer.editing.pyramid import to_display8
 from restorer.editing.view_transform import ViewTransform, fit, smooth_for_scale, wheel_factor
 from restorer.gui.layers import ArrayImage, MaskLayer, PhotoLayer, rgba_from
-from restorer.gui.overlays import draw_brush_outline, draw_lasso, draw_outline, draw_rubber_band, draw_split
+from restorer.gui.overlays import (
+    draw_brush_outline,
+    draw_lasso,
+    draw_outline,
+    draw_rubber_band,
+    draw_ruler,
+    draw_split,
+)
 
 MASK_TINT = QColor(255, 32, 80, 115)
+# "Show restorations": a colour no other overlay uses (the mask is red, the context box blue).
+RESTORED_TINT = QColor(40, 255, 110, 130)
 BOX_COLOR = QColor(40, 200, 255)
 WINDOW_COLOR = QColor(255, 210, 40)
 SPLIT_GRAB_PX = 6
@@ -47,6 +57,7 @@ class Tool(enum.Enum):
     LASSO = "lasso"
     BOX = "box"  # the context box for the restore (e.g. around a face)
     PAN = "pan"
+    RULER = "ruler"  # measures, in px and (from the scan's dpi) mm; changes nothing
 
 
 class _Drag(enum.Enum):
@@ -57,6 +68,7 @@ class _Drag(enum.Enum):
     BOX = 4
     PAN = 5
     SPLIT = 6
+    MEASURE = 7
 
 
 class Canvas(QWidget):
@@ -65,6 +77,7 @@ class Canvas(QWidget):
     box_drawn = Signal(object)  # Bounds of the context box the user drew (the window records it)
     brush_size_changed = Signal(int)
     split_moved = Signal(float)
+    measured = Signal(str)  # the ruler's length as text, while it is dragged and when it is dropped
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -95,12 +108,16 @@ class Canvas(QWidget):
         self._pointer: QPointF | None = None
         self._space = False
         self._fit_on_resize = True
+        self.restorations_visible = False  # tint every pixel a restoration filled
+        self._restored_layer: MaskLayer | None = None  # built when first shown, dropped on changes
+        self.ruler: tuple[tuple[float, float], tuple[float, float]] | None = None  # photo px
 
     # ----- document -----
     def set_document(self, doc: Document | None, photo_layer: PhotoLayer | None = None) -> None:
         self.doc = doc
         self._after_layers, self._before_layers, self._previews = [], None, {}
         self.active_window = None
+        self._restored_layer, self.ruler = None, None
         if doc is None:
             self.photo_layer = self.mask_layer = None
         else:
@@ -116,6 +133,8 @@ class Canvas(QWidget):
     def _on_document(self, kind: str, bounds: Bounds | None) -> None:
         if self.doc is None:
             return
+        if kind in ("pending", "history", "pixels"):
+            self._restored_layer = None  # what is restored may have changed: rebuilt when drawn
         if kind == "mask" and bounds is not None:
             self.mask_layer.update(bounds)
             self.update_image_rect(bounds)
@@ -228,6 +247,8 @@ class Canvas(QWidget):
     # ----- tools -----
     def set_tool(self, tool: Tool) -> None:
         self.tool = tool
+        if tool != Tool.RULER:
+            self.ruler = None  # a measurement belongs to the ruler: it goes with it
         self._update_cursor()
         self.update()
 
@@ -289,6 +310,10 @@ class Canvas(QWidget):
             self._drag = _Drag.RECT
         elif self.tool == Tool.BOX and button == Qt.MouseButton.LeftButton:
             self._drag = _Drag.BOX
+        elif self.tool == Tool.RULER and button == Qt.MouseButton.LeftButton:
+            self._drag = _Drag.MEASURE
+            self.ruler = (point, point)
+            self.update()
 
     def mouseMoveEvent(self, event: QMouseEvent) -> None:
         pos = event.position()
@@ -313,6 +338,8 @@ class Canvas(QWidget):
             old = self._rubber_rect()
             self._drag_now = pos
             self.update(old.united(self._rubber_rect()).adjusted(-3, -3, 3, 3))
+        elif self._drag == _Drag.MEASURE:
+            self.set_ruler(self.ruler[0], self.image_point(pos))
         elif self._drag == _Drag.SPLIT:
             self.split = min(max(pos.x() / max(self.width(), 1), 0.0), 1.0)
             self.split_moved.emit(self.split)
@@ -338,6 +365,8 @@ class Canvas(QWidget):
                 self.image_point(self._drag_start), self.image_point(event.position()), self._erase
             )
             self.update()
+        elif drag == _Drag.MEASURE:
+            self.set_ruler(self.ruler[0], self.image_point(event.position()))
         elif drag == _Drag.BOX:
             self._drag_now = event.position()
             bounds = self._box_bounds()
@@ -406,6 +435,31 @@ class Canvas(QWidget):
     def set_split(self, fraction: float | None) -> None:
         self.split = fraction
         self.update()
+
+    def set_restorations_visible(self, on: bool) -> None:
+        self.restorations_visible = on
+        self.update()
+
+    def _restored(self) -> MaskLayer:
+        if self._restored_layer is None:
+            # Loaded on first use: export brings the image codecs, which the window starts without.
+            from restorer.editing.export import restored_area
+
+            self._restored_layer = MaskLayer(restored_area(self.doc, include_pending=True), RESTORED_TINT)
+        return self._restored_layer
+
+    def set_ruler(self, start: tuple[float, float], end: tuple[float, float]) -> None:
+        """Measure from ``start`` to ``end`` (photo pixels), clamped to the photo."""
+        w, h = self.image_size()
+        start, end = ((min(max(x, 0.0), w), min(max(y, 0.0), h)) for x, y in (start, end))
+        self.ruler = (start, end)
+        self.measured.emit(self.ruler_text())
+        self.update()
+
+    def ruler_text(self) -> str:
+        if self.ruler is None or self.doc is None:
+            return ""
+        return format_length(*self.ruler, self.doc.photo.dpi)
 
     def _move_pointer(self, pos: QPointF | None) -> None:
         old = self._cursor_rect()
@@ -482,6 +536,8 @@ class Canvas(QWidget):
             # Held \ shows the photo as it was, untinted, to compare with the fill.
             if self.mask_visible and not self.show_before and (is_before or not pending):
                 self._draw_pyramid(painter, self.mask_layer, smooth=False)
+            if self.restorations_visible and not is_before:  # "before" shows the scan as it was
+                self._draw_pyramid(painter, self._restored(), smooth=False)
             painter.restore()
         if self._previews:
             self._draw_layers(painter, list(self._previews.values()))
@@ -492,6 +548,9 @@ class Canvas(QWidget):
         if self.split is not None and not self.show_before:
             draw_split(painter, self.split * self.width(), self.height())
         self._draw_tool_feedback(painter)
+        if self.ruler is not None:
+            a, b = (QPointF(*self.view.to_widget(*p)) for p in self.ruler)
+            draw_ruler(painter, a, b, self.ruler_text())
         painter.end()
 
     def _draw_outline(

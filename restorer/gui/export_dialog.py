@@ -1,4 +1,5 @@
-"""The Export dialog: file, format, what to write beside the photo; confirms replacing the original."""
+"""The Export dialog: file, format, what to write beside the photo (mask, record, the reversible layered
+file, the treatment report and who did the work); confirms replacing the original."""
 
 from __future__ import annotations
 
@@ -41,10 +42,17 @@ def file_filter(fmt: str) -> str:
 
 class ExportDialog(QDialog):
     def __init__(
-        self, doc: Document, folder: Path | None, parent: QWidget | None = None, save_mask: bool = False
+        self,
+        doc: Document,
+        folder: Path | None,
+        parent: QWidget | None = None,
+        save_mask: bool = False,
+        save_layers: bool = False,
+        save_report: bool = False,
+        operator: str = "",
     ) -> None:
-        """``folder``: where the file goes (None: beside the photo); ``save_mask``: the mask box's
-        first state (the window remembers the last choice)."""
+        """``folder``: where the file goes (None: beside the photo); ``save_mask``, ``save_layers``,
+        ``save_report``, ``operator``: first states (the window remembers the last choices)."""
         super().__init__(parent)
         self.setWindowTitle("Export")
         self.doc = doc
@@ -76,11 +84,28 @@ class ExportDialog(QDialog):
         recorded = has_results(doc)
         self.record.setEnabled(recorded)
         self.record.setChecked(recorded)
+        self.layers = QCheckBox("Also save a layered file: the scan, the fills and the mask (…-layers.ora)")
+        self.layers.setToolTip(
+            "OpenRaster (GIMP, Krita): the untouched scan, the restorations on their own layer and the "
+            "restored area, so the restoration can be taken off again"
+        )
+        self.layers.setChecked(save_layers)
+        self.report = QCheckBox("Also save a treatment report (…-report.html)")
+        self.report.setToolTip(
+            "Before and after, the restored area, every intervention and the files' SHA-256, in one page"
+        )
+        self.report.setEnabled(recorded)
+        self.report.setChecked(save_report and recorded)
+        self.operator = QLineEdit(operator)
+        self.operator.setPlaceholderText("who did the work (for the report)")
+        self.operator.setEnabled(self.report.isChecked())
+        self.report.toggled.connect(self.operator.setEnabled)
 
         form = QFormLayout()
         form.addRow("File", row)
         form.addRow("Format", self.format)
         form.addRow("Kept", info)
+        form.addRow("Operator", self.operator)
         buttons = QDialogButtonBox(
             QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Cancel
         )
@@ -88,7 +113,7 @@ class ExportDialog(QDialog):
         buttons.rejected.connect(self.reject)
         layout = QVBoxLayout(self)
         layout.addLayout(form)
-        for w in (self.pending, self.mask, self.record):
+        for w in (self.pending, self.mask, self.record, self.layers, self.report):
             layout.addWidget(w)
         layout.addWidget(buttons)
         self.request: ExportRequest | None = None
@@ -117,6 +142,8 @@ class ExportDialog(QDialog):
             include_pending=self.pending.isChecked(),
             save_mask=self.mask.isChecked(),
             save_record=self.record.isChecked() and self.record.isEnabled(),
+            save_layers=self.layers.isChecked(),
+            save_report=self.report.isChecked() and self.report.isEnabled(),
         )
 
     def _accept(self) -> None:

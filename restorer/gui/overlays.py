@@ -1,5 +1,6 @@
 """What the canvas draws over the photo, in widget pixels: dashed outlines (the context box, the
-window being restored, rubber bands, the lasso), the before/after split line and the brush ring.
+window being restored, rubber bands, the lasso), the before/after split line, the brush ring and
+the ruler.
 Each is drawn twice, dark and wide under light and thin, so that it shows on any photo."""
 
 from __future__ import annotations
@@ -67,3 +68,31 @@ def draw_brush_outline(painter: QPainter, p: QPointF, r: float) -> None:
     if r < 4:  # a tiny brush: add a crosshair so the pointer stays findable
         for dx, dy in ((-1, 0), (1, 0), (0, -1), (0, 1)):
             painter.drawLine(p + QPointF(3 * dx, 3 * dy), p + QPointF(6 * dx, 6 * dy))
+
+
+def draw_ruler(painter: QPainter, a: QPointF, b: QPointF, label: str) -> None:
+    """The measuring line from ``a`` to ``b``: end ticks across it, and its length in a label."""
+    painter.setBrush(Qt.BrushStyle.NoBrush)
+    line = b - a
+    length = (line.x() ** 2 + line.y() ** 2) ** 0.5
+    ticks = []
+    if length > 0:
+        normal = QPointF(-line.y() / length, line.x() / length) * 6
+        ticks = [(p - normal, p + normal) for p in (a, b)]
+    for pen in (QPen(QColor(0, 0, 0, 190), 3), QPen(QColor(255, 230, 60), 1.5)):
+        painter.setPen(pen)
+        painter.drawLine(a, b)
+        for p, q in ticks:
+            painter.drawLine(p, q)
+    if not label:
+        return
+    metrics = painter.fontMetrics()
+    width, height = metrics.horizontalAdvance(label) + 12, metrics.height() + 6
+    middle = (a + b) / 2
+    box = QRectF(middle.x() + 10, middle.y() - height - 6, width, height)
+    painter.setPen(Qt.PenStyle.NoPen)
+    painter.setBrush(QColor(0, 0, 0, 170))
+    painter.drawRoundedRect(box, 4, 4)
+    painter.setPen(QColor(255, 230, 60))
+    painter.drawText(box, Qt.AlignmentFlag.AlignCenter, label)
+    painter.setBrush(Qt.BrushStyle.NoBrush)
