@@ -70,14 +70,18 @@ def main() -> None:
 
     defaults = RestoreOptions()
     settings = [
-        ("yeh 1500 x 16 (the paper's budget)", dict(inversion="yeh", iterations=1500, starts=16)),
-        ("yeh 300 x 8", dict(inversion="yeh", iterations=300, starts=8)),
-        ("encoder 300 x 8", dict(inversion="encoder", iterations=300, starts=8)),
+        ("yeh 1500 x 16 (the paper's budget)", dict(inversion="yeh", iterations=1500, starts=16, refine=0)),
+        ("yeh 300 x 8", dict(inversion="yeh", iterations=300, starts=8, refine=0)),
+        ("encoder 300 x 8", dict(inversion="encoder", iterations=300, starts=8, refine=0)),
+        ("encoder 50 x 8, no refinement", dict(inversion="encoder", iterations=50, starts=8, refine=0)),
         (
-            f"encoder {defaults.iterations} x {defaults.starts} (the defaults)",
+            f"encoder {defaults.iterations} x {defaults.starts}, refine {defaults.refine} (the defaults)",
             dict(inversion="encoder", iterations=defaults.iterations, starts=defaults.starts),
         ),
-        ("encoder 1 x 1 (E's guess, polished once)", dict(inversion="encoder", iterations=1, starts=1)),
+        (
+            "encoder 1 x 1 (E's guess, polished once)",
+            dict(inversion="encoder", iterations=1, starts=1, refine=0),
+        ),
     ]
     faces = FACES[:1] if args.quick else FACES
     print(f"# {machine()}; load before: {load_average()}")

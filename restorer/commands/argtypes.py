@@ -68,5 +68,13 @@ def add_search_arguments(g: argparse._ActionsContainer, seed_help: str = "random
         help="latent: start the search around the model's encoder guess (encoder), from uniform random "
         "latents as Yeh et al. (yeh), or encoder when the model has one (auto, the default)",
     )
+    g.add_argument(
+        "--refine",
+        type=int_at_least(0),
+        default=defaults.refine,
+        metavar="N",
+        help="latent: after the search, N steps refining the generator's 16x16 features for a tighter "
+        f"fit that stays near its own (default {defaults.refine}; 0 = off)",
+    )
     g.add_argument("--seed", type=int_at_least(0), default=0, metavar="S", help=seed_help)
     g.add_argument("--device", choices=DEVICES, default="auto", help="(default auto)")

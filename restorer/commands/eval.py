@@ -94,6 +94,7 @@ def run(args: argparse.Namespace) -> int:
         starts=args.starts,
         lam=args.lam,
         inversion=args.inversion,
+        refine=args.refine,
         batch=args.batch,
         seed=args.seed,
         device=args.device,

@@ -102,6 +102,8 @@ class LatentConfig:
     # False = the original modules in plain float32, the reference maths
     fast: bool = True
     spread: float = 0.35  # encoder starts: how far starts 1..K-1 scatter around E(y), in cube units
+    refine_steps: int = 0  # after z: Adam steps on G's 16x16 features (restorer.core.feature_refine)
+    refine_penalty: float = 30.0  # μ, keeping the refined features near G's own
 
 
 def _to_preview(image: torch.Tensor) -> np.ndarray:
@@ -414,7 +416,7 @@ def optimise_latent(
             )
         if z is None:
             return None
-        return _final_result(nets, objective, z)
+        return _final_result(nets, objective, z, _refined(generator, discriminator, objective, z, config))
 
 
 def _modules(*modules: nn.Module | None) -> list[nn.Module]:
@@ -510,7 +512,8 @@ def optimise_latent_batch(
         if z is None:
             return None
         with torch.no_grad():
-            final = nets.generate_exact(z).float()
+            final = _refined(generator, discriminator, objective, z, config)
+            final = nets.generate_exact(z).float() if final is None else final
             losses, _, _ = objective(final, nets.critic_exact(final))
         best = losses.reshape(n, k).argmin(1) + torch.arange(n, device=losses.device) * k
         return final[best]
@@ -529,10 +532,31 @@ def _adam_step(
     z.clamp_(-1.0, 1.0)
 
 
+def _refined(
+    generator: nn.Module,
+    discriminator: nn.Module,
+    objective: _Objective,
+    z: torch.Tensor,
+    config: LatentConfig,
+) -> torch.Tensor | None:
+    """G's images for ``z`` after feature refinement, or None when it is off or G cannot be split."""
+    from restorer.core.feature_refine import RefineConfig, can_refine, refine_features
+
+    refine = RefineConfig(steps=config.refine_steps, penalty=config.refine_penalty)
+    if refine.steps < 1 or not can_refine(generator, refine.block) or _device_of(generator) != z.device:
+        return None  # (G on another device than the search: the networks' own copies are folded)
+    with torch.enable_grad():  # only the features get gradients: G and D stay frozen
+        critic = lambda x: discriminator(x).reshape(-1).float()  # noqa: E731
+        return refine_features(generator, critic, objective, z, refine).images
+
+
 @torch.no_grad()
-def _final_result(nets: _Nets, objective: _Objective, z: torch.Tensor) -> LatentResult:
-    """Evaluate the final z in float32 and rank the starts by loss (ties keep start order)."""
-    images = nets.generate_exact(z).float().contiguous()
+def _final_result(
+    nets: _Nets, objective: _Objective, z: torch.Tensor, refined: torch.Tensor | None = None
+) -> LatentResult:
+    """Evaluate the final z (or its refined images) in float32 and rank the starts by loss (ties
+    keep start order)."""
+    images = (nets.generate_exact(z) if refined is None else refined).float().contiguous()
     losses, context, prior = objective(images, nets.critic_exact(images))
     order = torch.argsort(losses.cpu(), stable=True)
     pick = order.to(z.device)

@@ -136,6 +136,9 @@ class RestoreOptions:
     starts: int = 8  # latent only: K starts optimised as one batch
     lam: float = 0.003  # latent only: prior weight λ
     inversion: str = "auto"  # latent only: one of INVERSIONS
+    # latent only: Adam steps on G's 16x16 features after the search (0 = off); 50 lifts blended
+    # PSNR on random-80% holes by 1.2 dB and on pattern holes by 0.3 dB (docs/quality.md)
+    refine: int = 50
     seed: int = 0
     device: str = "auto"  # one of DEVICES
     box: Bounds | None = None  # the user's context window for the holes inside it (a face)
@@ -152,6 +155,7 @@ class RestoreOptions:
             "starts": self.starts,
             "lambda": self.lam,
             "inversion": self.inversion,
+            "refine": self.refine,
             "seed": self.seed,
             "device": self.device,
             "box": list(self.box.xywh()) if self.box is not None else None,

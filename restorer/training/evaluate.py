@@ -76,6 +76,7 @@ class EvalSettings:
     starts: int = 16  # latent: random starts per image, optimised as one batch
     lam: float = 0.003  # latent: prior weight
     inversion: str = "auto"  # latent: how the search starts, see restorer.core.types.INVERSIONS
+    refine: int = 0  # latent: feature-refinement steps after the search
     batch: int = 64  # images per fill pass (latent: images x starts per optimisation batch)
     seed: int = 0
     device: str = "auto"
@@ -105,6 +106,7 @@ class EvalSettings:
             starts=self.starts,
             lam=self.lam,
             inversion=self.inversion,
+            refine=self.refine,
             seed=self.seed,
             device=self.device,
         )
@@ -390,8 +392,8 @@ def results_markdown(result: EvalResult) -> str:
     for method in s.methods:
         if searches_latents(registry.get(method)):
             lines.append(
-                f"- {method}: inversion {s.inversion}, iterations {s.iterations}, starts {s.starts}, "
-                f"λ {s.lam}, seed {s.seed}"
+                f"- {method}: inversion {s.inversion}, refine {s.refine}, iterations {s.iterations}, "
+                f"starts {s.starts}, λ {s.lam}, seed {s.seed}"
             )
     for method in s.methods:
         if method in result.seconds:

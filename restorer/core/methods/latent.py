@@ -48,6 +48,7 @@ class LatentFill(FillMethod):
             device=options.device,
             luminance=luminance,
             preview_all=options.preview_all,
+            refine_steps=options.refine,
         )
 
     def fill(self, request: FillRequest) -> FillJob:
@@ -92,6 +93,7 @@ class LatentFill(FillMethod):
             "starts": opts.starts,
             "lambda": opts.lam,
             "inversion": "encoder" if self._encoder(model, opts) is not None else "yeh",
+            "refine_steps": opts.refine,
             "lr": config.lr,
             "seed": config.seed,
             "device": str(resolve_device(opts.device)),
