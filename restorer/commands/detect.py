@@ -36,6 +36,22 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         metavar="S",
         help="0 (only obvious damage) to 1 (anything suspicious); default 0.5",
     )
+    p.add_argument(
+        "--detector",
+        choices=("learned", "classic"),
+        default=None,
+        help="learned: the trained network (models/detector.pt); classic: image processing. "
+        "Default: learned when its weights are installed, else classic",
+    )
+    p.add_argument(
+        "--threshold",
+        type=_sensitivity,
+        default=None,
+        metavar="T",
+        help="learned detector: flag pixels whose damage probability exceeds T "
+        "(default 0.5; lower finds more)",
+    )
+    p.add_argument("--threads", type=int, default=None, help="CPU threads for the learned detector")
     p.add_argument("--overwrite", action="store_true", help="replace MASK if it already exists")
     p.set_defaults(func=run)
 
@@ -63,14 +79,29 @@ def _check_output(output: Path, image: Path, overwrite: bool) -> None:
         raise RestorerError(f"{output} already exists; choose another file or pass --overwrite")
 
 
+def _choose_detector(choice: str | None) -> str:
+    from restorer.core.detect_learned import installed_detector
+    from restorer.core.errors import RestorerError
+
+    if choice == "learned" and installed_detector() is None:
+        raise RestorerError("no trained detector installed (models/detector.pt); use --detector classic")
+    return choice or ("learned" if installed_detector() is not None else "classic")
+
+
 def run(args: argparse.Namespace) -> int:
     from restorer.core.detect import detect_damage
+    from restorer.core.detect_learned import DEFAULT_THRESHOLD, detect_damage_learned
     from restorer.core.imageio import read_photo, write_mask
 
     _check_output(args.output, args.image, args.overwrite)
+    detector = _choose_detector(args.detector)
     photo = read_photo(args.image)
     start = time.perf_counter()
-    mask = detect_damage(photo.pixels, args.sensitivity)
+    if detector == "learned":
+        threshold = DEFAULT_THRESHOLD if args.threshold is None else args.threshold
+        mask = detect_damage_learned(photo.pixels, threshold, threads=args.threads)
+    else:
+        mask = detect_damage(photo.pixels, args.sensitivity)
     if photo.alpha is not None:
         mask &= photo.alpha > 0  # nothing to restore where the photo is fully transparent
     seconds = time.perf_counter() - start
@@ -78,6 +109,6 @@ def run(args: argparse.Namespace) -> int:
     flagged = int(mask.sum())
     print(
         f"{args.output}: {flagged:,} of {mask.size:,} pixels flagged as damage "
-        f"({100 * flagged / mask.size:.2f} %) in {seconds:.1f} s"
+        f"({100 * flagged / mask.size:.2f} %) in {seconds:.1f} s ({detector} detector)"
     )
     return 0

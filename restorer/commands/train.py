@@ -1,4 +1,4 @@
-"""`restorer train gan|context-encoder`: train the face models (see the model cards in models/)."""
+"""`restorer train gan|context-encoder|encoder|detector`: train the models (cards in models/)."""
 
 from __future__ import annotations
 
@@ -62,6 +62,43 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     e.add_argument("--lr", type=float, default=2e-4)
     e.add_argument("--cycle-weight", type=float, default=0.5, help="weight of the latent-cycle loss")
     e.set_defaults(func=run_latent_encoder)
+    _add_detector(kinds)
+
+
+def _add_detector(kinds: argparse._SubParsersAction) -> None:
+    from pathlib import Path
+
+    data = Path(__file__).resolve().parents[2] / ".." / "shared" / "data"
+    d = kinds.add_parser("detector", help="damage-segmentation network for `restorer detect`")
+    d.add_argument(
+        "--data",
+        nargs="+",
+        metavar="PATH",
+        default=[str(data / "photos" / "kodak"), str(data / "fairface" / "train-0.zip")],
+        help="clean photo folders / zips (kodim01-04 and FairFace val.zip are held out and refused)",
+    )
+    d.add_argument("--out", required=True, metavar="DIR", help="run folder: checkpoint, log, weights")
+    d.add_argument("--name", default="detector", help="file name (stem) of the exported weights")
+    d.add_argument("--size", type=int, default=128, help="training crop side in pixels (multiple of 16)")
+    d.add_argument("--steps", type=int, default=1200, help="optimiser steps (the cosine schedule's length)")
+    d.add_argument("--batch", type=int, default=12, help="crops per step")
+    d.add_argument("--lr", type=float, default=2e-3)
+    d.add_argument("--base", type=int, default=16, help="width of the full-resolution level")
+    d.add_argument("--depth", type=int, default=4, help="number of 2x poolings")
+    d.add_argument("--dice-weight", type=float, default=1.0, help="weight of the Dice loss next to BCE")
+    d.add_argument("--seed", type=int, default=0)
+    d.add_argument("--threads", type=int, default=0, help="CPU threads (0 = all)")
+    d.add_argument("--limit", type=int, default=4000, help="use at most N images from each zip")
+    d.add_argument("--resume", action="store_true", help="continue from DIR/checkpoint.pt")
+    d.add_argument(
+        "--init",
+        default="detector",
+        metavar="NAME|PATH|none",
+        help="without a checkpoint, start from these weights if installed (default: the shipped detector)",
+    )
+    d.add_argument("--max-minutes", type=float, default=None, help="stop and export after this wall time")
+    d.add_argument("--checkpoint-every", type=int, default=100, help="steps between checkpoints")
+    d.set_defaults(func=run_detector)
 
 
 def _train(args: argparse.Namespace, config_cls: type, train: Callable, **renamed: object) -> int:
@@ -73,7 +110,9 @@ def _train(args: argparse.Namespace, config_cls: type, train: Callable, **rename
         raise RestorerError("--steps and --batch must be at least 1")
     names = {f.name for f in dataclasses.fields(config_cls)}
     values = {k: v for k, v in vars(args).items() if k in names}
-    values.update(data=list(args.data), cache=args.cache or None, **renamed)
+    values.update(data=list(args.data), **renamed)
+    if "cache" in names:
+        values["cache"] = args.cache or None
     path = run_to_end(train(config_cls(**values)))
     print(f"wrote {path}")
     return 0
@@ -95,3 +134,19 @@ def run_latent_encoder(args: argparse.Namespace) -> int:
     from restorer.training.latent_encoder import LatentEncoderTrainConfig, train_latent_encoder
 
     return _train(args, LatentEncoderTrainConfig, train_latent_encoder)
+
+
+def run_detector(args: argparse.Namespace) -> int:
+    from restorer.core.errors import RestorerError
+    from restorer.core.weights import resolve_model
+    from restorer.training.detector import DetectorTrainConfig, train_detector
+
+    if args.size % 2**args.depth:
+        raise RestorerError(f"--size must be a multiple of {2**args.depth} (2 ** --depth)")
+    init = None
+    if args.init.lower() != "none":
+        try:
+            init = str(resolve_model(args.init))
+        except RestorerError:
+            init = None  # nothing shipped yet: start from random weights
+    return _train(args, DetectorTrainConfig, train_detector, init=init)

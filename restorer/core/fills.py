@@ -168,7 +168,7 @@ _FILLED_TRUST = 0.25  # weight of filled-in pixels in patch distances: matches l
 _CHUNK = 16384  # patches scored at once: bounds the (chunk, patch pixels, channels) temporary
 
 
-def _downsample(image: np.ndarray, hole: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def halve_known(image: np.ndarray, hole: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Halve an (H, W, C) image and its hole: known children are averaged, a cell is hole if all are."""
     h, w = hole.shape
     if h % 2 or w % 2:
@@ -334,7 +334,7 @@ def patch_fill(pixels: np.ndarray, hole: np.ndarray, patch_size: int = 7, seed: 
         extent = max(rows[-1] - rows[0], cols[-1] - cols[0]) + 1 if rows.size else 0
         if extent <= 2 * patch_size or min(msk.shape) < 6 * patch_size:
             break
-        pyramid.append(_downsample(img, msk))
+        pyramid.append(halve_known(img, msk))
 
     rng = np.random.default_rng(seed)
     estimate, field = None, None

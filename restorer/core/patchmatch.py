@@ -35,6 +35,7 @@ import numpy as np
 from scipy import ndimage
 
 from restorer.core.errors import RestorerError
+from restorer.core.fills import halve_known as _downsample
 from restorer.core.poisson import (
     KnownValues,
     check_hole,
@@ -74,18 +75,6 @@ class _Field:
     sx: np.ndarray  # source centre columns
     flip: np.ndarray  # bool: the source is read mirrored left-right
     cost: np.ndarray  # float32 weighted squared distance of each match
-
-
-def _downsample(image: np.ndarray, hole: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Halve an image and its hole: known children averaged; a coarse cell is hole if all are."""
-    h, w = hole.shape
-    image = np.pad(image, ((0, h % 2), (0, w % 2), (0, 0)), mode="edge")
-    hole = np.pad(hole, ((0, h % 2), (0, w % 2)), mode="edge")
-    known = (~hole).astype(np.float32)[..., None]
-    total = image * known
-    sums = total[0::2, 0::2] + total[0::2, 1::2] + total[1::2, 0::2] + total[1::2, 1::2]
-    counts = known[0::2, 0::2] + known[0::2, 1::2] + known[1::2, 0::2] + known[1::2, 1::2]
-    return (sums / np.maximum(counts, 1.0)).astype(np.float32), counts[..., 0] == 0
 
 
 def _levels(hole: np.ndarray) -> int:

@@ -3,8 +3,8 @@
 A weights file is one ``torch.save``d dict (loaded with ``weights_only=True``)::
 
     {"format": "restorer-weights/1",
-     "kind": "dcgan" | "context-encoder",
-     "arch": {...},                       # GanArch / ContextEncoderArch fields
+     "kind": "dcgan" | "context-encoder" | "detector",
+     "arch": {...},                       # GanArch / ContextEncoderArch / DetectorArch fields
      "pixel_range": [-1.0, 1.0],
      "provenance": {...},                 # data, command, steps, ... (strings and numbers)
      "nets": {"generator": state_dict, "discriminator": state_dict} | {"context_encoder": ..., ...},
@@ -25,6 +25,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from restorer.core.bundled import models_dir
+from restorer.core.detector_net import DetectorArch, DetectorNet
 from restorer.core.errors import RestorerError
 from restorer.core.files import atomic_write_stream, check_zip
 from restorer.core.networks import (
@@ -37,11 +39,13 @@ from restorer.core.networks import (
 )
 
 FORMAT = "restorer-weights/1"
+Arch = GanArch | ContextEncoderArch | DetectorArch
 # Nets a file may leave out: a context encoder runs without its discriminator, a GAN inverts without
 # an encoder (Yeh's random starts), and a GAN without D loads so the latent method can say what it lacks.
 OPTIONAL_NETS = {"dcgan": ("discriminator", "encoder"), "context-encoder": ("discriminator",)}
 SUFFIX = ".pt"
-REPO_MODELS_DIR = Path(__file__).resolve().parents[2] / "models"
+# The shipped models: the package restorer.models (the repository's models/ folder), by importlib.resources.
+REPO_MODELS_DIR = models_dir()
 
 
 def user_models_dir() -> Path:
@@ -52,6 +56,7 @@ def user_models_dir() -> Path:
 
 
 def models_search_path() -> list[Path]:
+    """The folders models are looked for in, in order: the shipped models, then the user's."""
     return [REPO_MODELS_DIR, user_models_dir()]
 
 
@@ -84,7 +89,7 @@ def _to_storage(sd: dict[str, torch.Tensor], half: bool) -> dict[str, torch.Tens
 def save_weights(
     path: str | Path,
     kind: str,
-    arch: GanArch | ContextEncoderArch,
+    arch: Arch,
     nets: dict[str, nn.Module],
     provenance: dict | None = None,
     half: bool = True,
@@ -112,7 +117,7 @@ class LoadedModel:
 
     path: Path
     kind: str
-    arch: GanArch | ContextEncoderArch
+    arch: Arch
     provenance: dict
     nets: dict[str, nn.Module]
     sha256: str
@@ -123,7 +128,8 @@ class LoadedModel:
 
     @property
     def resolution(self) -> int:
-        return self.arch.resolution
+        """The face models' input side; a detector runs at any size and reports its training crop."""
+        return self.arch.crop if isinstance(self.arch, DetectorArch) else self.arch.resolution
 
 
 def read_payload(path: str | Path) -> dict:
@@ -156,7 +162,13 @@ def read_payload(path: str | Path) -> dict:
 MAX_ARCH_FIELD = 16384
 #: Networks whose float32 weights would need more than this are refused before they are built.
 MAX_NET_BYTES = 2 * 1024**3
-_ARCH_INTS = {"dcgan": ("nz", "ngf", "ndf"), "context-encoder": ("nef", "ndf")}
+_ARCH_INTS = {
+    "dcgan": ("nz", "ngf", "ndf"),
+    "context-encoder": ("nef", "ndf"),
+    "detector": ("base", "depth", "crop"),
+}
+#: A detector deeper than this would pool a tile below one pixel.
+MAX_DETECTOR_DEPTH = 6
 _D_NORMS = ("spectral", "batch")
 
 
@@ -166,7 +178,8 @@ def _structure_problem(payload: dict) -> str | None:
     if kind is None:
         return "the weights file names no model kind"
     if kind not in _ARCH_INTS:
-        return f"unknown model kind {kind!r} (expected {' or '.join(map(repr, _ARCH_INTS))})"
+        *most, last = map(repr, _ARCH_INTS)
+        return f"unknown model kind {kind!r} (expected {', '.join(most)} or {last})"
     if not isinstance(payload.get("arch"), dict):
         return "the weights file has no architecture"
     if not isinstance(payload.get("sha256"), str):
@@ -191,7 +204,7 @@ def _positive_int(value: object) -> bool:
 def _arch_problem(kind: str, arch: dict) -> str | None:
     """What is wrong with the architecture's fields and sizes, or None; nothing is allocated."""
     resolution = arch.get("resolution", 64)
-    if resolution not in (64, 128) or isinstance(resolution, bool):
+    if kind != "detector" and (resolution not in (64, 128) or isinstance(resolution, bool)):
         return f"unsupported resolution {resolution!r} (64 or 128)"
     if arch.get("nc", 3) not in (1, 3) or isinstance(arch.get("nc", 3), bool):
         return f"unsupported channel count nc={arch.get('nc')!r} (1 or 3)"
@@ -201,6 +214,8 @@ def _arch_problem(kind: str, arch: dict) -> str | None:
             return f"arch field {key} must be a positive whole number, not {value!r}"
         if value > MAX_ARCH_FIELD:
             return f"arch field {key}={value} is out of range (at most {MAX_ARCH_FIELD})"
+    if kind == "detector" and arch.get("depth", 4) > MAX_DETECTOR_DEPTH:
+        return f"arch field depth={arch.get('depth')} is out of range (at most {MAX_DETECTOR_DEPTH})"
     if kind == "dcgan" and arch.get("d_norm", "spectral") not in _D_NORMS:
         return f"unknown discriminator normalisation {arch.get('d_norm')!r} (spectral or batch)"
     if _rough_bytes(kind, arch) <= MAX_NET_BYTES:  # the usual case, decided without building anything
@@ -217,6 +232,9 @@ def _arch_problem(kind: str, arch: dict) -> str | None:
 def _rough_bytes(kind: str, arch: dict) -> int:
     """An upper bound on the float32 bytes of the networks: every 4x4 layer (one per block, plus the
     first and the last, in each of three networks) as wide as the widest, plus the latent layers."""
+    if kind == "detector":  # every layer a full 3x3 conv at the widest width, four per level
+        widest = arch.get("base", 16) * 2 ** arch.get("depth", 4)
+        return 4 * 8 * (arch.get("depth", 4) + 1) * 9 * widest**2
     blocks = arch.get("resolution", 64).bit_length() - 3
     widest = max(arch.get(key, 64) for key in _ARCH_INTS[kind]) * 2 ** (blocks - 1)
     return 4 * (3 * (blocks + 2) * 16 * widest**2 + 2 * 16 * widest * arch.get("nz", 100))
@@ -230,7 +248,7 @@ def _net_bytes(kind: str, arch: dict) -> int:
     return 4 * sum(p.numel() for net in nets.values() for p in net.parameters())
 
 
-def _build(kind: str, arch_dict: dict) -> tuple[GanArch | ContextEncoderArch, dict[str, nn.Module]]:
+def _build(kind: str, arch_dict: dict) -> tuple[Arch, dict[str, nn.Module]]:
     if kind == "dcgan":
         arch = GanArch.from_dict(arch_dict)
         nets = {"generator": Generator(arch), "discriminator": Discriminator(arch)}
@@ -239,6 +257,9 @@ def _build(kind: str, arch_dict: dict) -> tuple[GanArch | ContextEncoderArch, di
         ce_arch = ContextEncoderArch.from_dict(arch_dict)
         d_arch = GanArch(resolution=ce_arch.resolution, ndf=ce_arch.ndf, nc=ce_arch.nc)
         return ce_arch, {"context_encoder": ContextEncoder(ce_arch), "discriminator": Discriminator(d_arch)}
+    if kind == "detector":
+        det_arch = DetectorArch.from_dict(arch_dict)
+        return det_arch, {"detector": DetectorNet(det_arch)}
     raise RestorerError(f"unknown model kind {kind!r}")
 
 
@@ -298,7 +319,7 @@ def resolve_model(name_or_path: str | Path, kind: str | None = None) -> Path:
     raise RestorerError(f"no model named {name_or_path!r} (looked in {where}); `restorer models` lists them")
 
 
-DEFAULT_MODELS = {"dcgan": "face64", "context-encoder": "face64-context-encoder"}
+DEFAULT_MODELS = {"dcgan": "face64", "context-encoder": "face64-context-encoder", "detector": "detector"}
 
 
 def default_model(kind: str) -> Path:

@@ -1,0 +1,144 @@
+"""Damage detection with the trained segmentation network (restorer.core.detector_net), at any size.
+
+Large scans are cut into overlapping tiles (256 px with 32 px of overlap by default) so memory stays
+small and bounded; each tile's probabilities are blended into the result with weights that fall off
+linearly across the overlap (only on sides that have a neighbour), so seams do not show. The network
+sees every tile at full resolution: a 1-pixel scratch stays 1 pixel wide.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from restorer.core.errors import RestorerError
+
+DEFAULT_THRESHOLD = 0.5
+TILE = 256
+OVERLAP = 32
+_TILES_PER_PASS = 4  # tiles batched into one forward pass
+
+
+def installed_detector() -> Path | None:
+    """The shipped (or user-installed) detector weights, or None."""
+    from restorer.core.weights import DEFAULT_MODELS, resolve_model
+
+    try:
+        return resolve_model(DEFAULT_MODELS["detector"])
+    except RestorerError:
+        return None
+
+
+@contextmanager
+def _threads(n: int | None) -> Iterator[None]:
+    before = torch.get_num_threads()
+    if n:
+        torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+def _as_rgb_float(pixels: np.ndarray) -> np.ndarray:
+    """(H, W) / (H, W, 1-4) uint8 / uint16 -> (H, W, 3) float32 in [-1, 1]; alpha dropped, grey repeated."""
+    if not isinstance(pixels, np.ndarray) or pixels.dtype not in (np.uint8, np.uint16):
+        kind = getattr(pixels, "dtype", type(pixels).__name__)
+        raise RestorerError(f"damage detection needs 8- or 16-bit pixels, got {kind}")
+    if pixels.ndim == 2:
+        pixels = pixels[..., None]
+    if pixels.ndim != 3 or not 1 <= pixels.shape[2] <= 4 or min(pixels.shape[:2]) < 3:
+        raise RestorerError(f"damage detection needs an (H, W, C) photo, got shape {pixels.shape}")
+    colour = pixels[..., :3] if pixels.shape[2] >= 3 else np.repeat(pixels[..., :1], 3, axis=2)
+    scale = np.float32(2.0 / np.iinfo(pixels.dtype).max)
+    return colour.astype(np.float32) * scale - np.float32(1.0)
+
+
+def _ramp(length: int, overlap: int, before: bool, after: bool) -> np.ndarray:
+    """1-D blend weights for a tile: rising over ``overlap`` px where a neighbour precedes it, falling
+    where one follows it, flat elsewhere (a small floor keeps every pixel covered)."""
+    w = np.ones(length, dtype=np.float32)
+    if overlap > 0:
+        ramp = (np.arange(overlap, dtype=np.float32) + 0.5) / overlap
+        if before:
+            w[:overlap] = np.minimum(w[:overlap], ramp)
+        if after:
+            w[-overlap:] = np.minimum(w[-overlap:], ramp[::-1])
+    return np.maximum(w, 1e-3)
+
+
+def _starts(size: int, tile: int, step: int) -> list[int]:
+    if size <= tile:
+        return [0]
+    starts = list(range(0, size - tile, step))
+    return [*starts, size - tile]
+
+
+def _forward(net: torch.nn.Module, tiles: list[np.ndarray], multiple: int) -> np.ndarray:
+    """(n, h, w, 3) equal-size float tiles -> (n, h, w) probabilities; pads to the net's multiple."""
+    x = torch.from_numpy(np.stack(tiles)).permute(0, 3, 1, 2)  # (n, 3, h, w)
+    h, w = x.shape[2:]
+    ph, pw = -h % multiple, -w % multiple
+    if ph or pw:  # reflect, so the padding looks like more photo rather than a hard edge
+        x = F.pad(x, (0, pw, 0, ph), mode="reflect" if min(h, w) > max(ph, pw) else "replicate")
+    return torch.sigmoid(net(x))[:, 0, :h, :w].numpy()
+
+
+def damage_probability(
+    pixels: np.ndarray,
+    model: object | None = None,
+    tile: int = TILE,
+    overlap: int = OVERLAP,
+    threads: int | None = None,
+) -> np.ndarray:
+    """Per-pixel damage probability (H, W) float32 in [0, 1]. ``model`` is a LoadedModel (detector
+    kind), a path, or None for the installed detector."""
+    from restorer.core.weights import LoadedModel, load_cached
+
+    if not isinstance(model, LoadedModel):
+        path = Path(model) if model is not None else installed_detector()
+        if path is None:
+            raise RestorerError("no trained damage detector installed (models/detector.pt)")
+        model = load_cached(path, torch.device("cpu"))
+    if model.kind != "detector":
+        raise RestorerError(f"{model.name} is a {model.kind} model, not a damage detector")
+    if tile < 32 or not 0 <= overlap < tile // 2:
+        raise RestorerError(f"tile must be >= 32 px and overlap below half of it (got {tile}, {overlap})")
+    net = model.nets["detector"]
+    multiple = model.arch.multiple
+    image = _as_rgb_float(pixels)
+    h, w = image.shape[:2]
+    total = np.zeros((h, w), dtype=np.float32)
+    weight = np.zeros((h, w), dtype=np.float32)
+    step = tile - overlap
+    ys, xs = _starts(h, tile, step), _starts(w, tile, step)
+    boxes = [(y, x) for y in ys for x in xs]
+    with _threads(threads), torch.inference_mode():
+        for i in range(0, len(boxes), _TILES_PER_PASS):
+            group = boxes[i : i + _TILES_PER_PASS]
+            probs = _forward(net, [image[y : y + tile, x : x + tile] for y, x in group], multiple)
+            for (y, x), prob in zip(group, probs, strict=True):
+                th, tw = prob.shape
+                wy = _ramp(th, overlap, y > 0, y + th < h)
+                wx = _ramp(tw, overlap, x > 0, x + tw < w)
+                blend = wy[:, None] * wx[None, :]
+                total[y : y + th, x : x + tw] += prob * blend
+                weight[y : y + th, x : x + tw] += blend
+    return total / weight
+
+
+def detect_damage_learned(
+    pixels: np.ndarray,
+    threshold: float = DEFAULT_THRESHOLD,
+    model: object | None = None,
+    threads: int | None = None,
+) -> np.ndarray:
+    """bool (H, W) mask: pixels whose damage probability exceeds ``threshold``."""
+    if not 0.0 <= threshold <= 1.0:
+        raise RestorerError(f"threshold must be between 0 and 1, not {threshold}")
+    return damage_probability(pixels, model, threads=threads) > threshold
