@@ -132,3 +132,19 @@ def test_classic_restore_never_imports_torch(tmp_path):
     )
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
     assert done.stdout.split() == ["0", "False"], done.stderr
+
+
+@pytest.mark.parametrize("method", ["diffusion", "tv"])
+def test_edge_fills_fill_a_solid_block_that_fills_most_of_its_window(method):
+    # A 40x20 block in its 4-px-margin window is 60% hole: edge fills read only the ring, so they
+    # fill it (they used to refuse it as "too large for its window").
+    rng = np.random.default_rng(0)
+    pixels = rng.integers(90, 110, (80, 120, 3), dtype=np.uint8)
+    mask = np.zeros((80, 120), bool)
+    mask[30:50, 40:80] = True
+    photo = Photo(pixels, None, None, None, "PNG")
+    result = run_to_end(restore(photo, mask, RestoreOptions(method=method)))
+    assert not result.warnings
+    out = apply_result(photo, result).pixels
+    assert np.array_equal(out[~mask], pixels[~mask])
+    assert abs(out[mask].astype(float).mean() - 100) < 3  # the surround's level (plus its grain)

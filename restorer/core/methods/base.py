@@ -70,6 +70,9 @@ class FillMethod:
         False  # generated content is Poisson-blended; fills that meet the edge are pasted
     )
     margin: ClassVar[int] = 16  # px of context around the hole for a classical window
+    # Fills that read only the ring around the hole (diffusion, TV) can fill any share of their
+    # window; fills that copy or infer content from the window need enough of it undamaged.
+    edge_only: ClassVar[bool] = False
 
     def window(
         self, region: Region, photo_size: tuple[int, int], resolution: int
@@ -85,7 +88,7 @@ class FillMethod:
             window = model_window(region.bbox, photo_size, resolution)
             return window, photo_problem(region.bbox, photo_size) or window_problem(region.pixels, window)
         window = classic_window(region.bbox, photo_size, self.margin)
-        return window, window_problem(region.pixels, window)
+        return window, None if self.edge_only else window_problem(region.pixels, window)
 
     def model_problem(self, model: Any) -> str | None:
         """Why ``model`` (of ``model_kind``) cannot serve this method, or None."""

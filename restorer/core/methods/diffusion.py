@@ -11,6 +11,7 @@ class DiffusionFill(FillMethod):
     summary = "harmonic fill from the hole's edge: thin scratches, cracks and dust"
     order = 10
     margin = 4  # diffusion reads only the hole's edge; a few pixels more keep the window tidy
+    edge_only = True
 
     def fill(self, request: FillRequest) -> FillJob:
         from restorer.core.fills import diffusion_fill

@@ -11,6 +11,7 @@ class TotalVariationFill(FillMethod):
     summary = "Huber total-variation fill: like diffusion, with edges carried across narrow gaps"
     order = 20
     margin = 4  # like diffusion, TV reads only a ring around the hole
+    edge_only = True
 
     def fill(self, request: FillRequest) -> FillJob:
         from restorer.core.fills import tv_fill
