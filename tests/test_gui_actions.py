@@ -13,9 +13,10 @@ pytest.importorskip("PySide6")
 
 from gui_support import answer_with, fake_result, no_leaked_threads, photo_file, window  # noqa: F401
 from PySide6.QtGui import QAction
-from PySide6.QtWidgets import QFileDialog, QInputDialog, QMessageBox
+from PySide6.QtWidgets import QDialogButtonBox, QFileDialog, QInputDialog, QMessageBox
 
 from restorer.core.types import Bounds, RegionFinished, RegionStarted
+from restorer.gui.detect_dialog import DetectDialog
 from restorer.gui.export_dialog import ExportDialog
 
 pytestmark = pytest.mark.gui
@@ -39,8 +40,8 @@ def one_region_engine(photo, mask, options):
 class Dialogs:
     """Answers for the static dialogs, writing into ``tmp_path``; records what was asked."""
 
-    def __init__(self, tmp_path) -> None:
-        self.tmp_path, self.asked = tmp_path, []
+    def __init__(self, tmp_path, qtbot) -> None:
+        self.tmp_path, self.qtbot, self.asked = tmp_path, qtbot, []
         self.photo = photo_file(tmp_path, name="other.png")
 
     def open_file(self, parent, caption, *args, **kwargs):
@@ -67,15 +68,25 @@ class Dialogs:
         dialog._accept()
         return dialog.result()
 
+    def detect(self, dialog: DetectDialog) -> int:
+        """Waits for the preview (detection runs in a thread), moves the slider, waits again, adds it."""
+        self.asked.append("Detect damage")
+        self.qtbot.waitUntil(dialog.ready, timeout=20_000)
+        dialog.slider.setValue(dialog.slider.value() + 10)
+        self.qtbot.waitUntil(dialog.ready, timeout=20_000)
+        dialog.buttons.button(QDialogButtonBox.StandardButton.Ok).click()
+        return dialog.result()
+
 
 @pytest.fixture
-def dialogs(monkeypatch, tmp_path):
-    answers = Dialogs(tmp_path)
+def dialogs(monkeypatch, tmp_path, qtbot):
+    answers = Dialogs(tmp_path, qtbot)
     monkeypatch.setattr(QFileDialog, "getOpenFileName", answers.open_file)
     monkeypatch.setattr(QFileDialog, "getSaveFileName", answers.save_file)
     monkeypatch.setattr(QInputDialog, "getInt", answers.number)
     monkeypatch.setattr(QInputDialog, "getDouble", answers.number)
     monkeypatch.setattr(ExportDialog, "exec", lambda dialog: answers.export(dialog))
+    monkeypatch.setattr(DetectDialog, "exec", lambda dialog: answers.detect(dialog))
     for name in ("question", "warning", "critical", "information"):
         monkeypatch.setattr(QMessageBox, name, lambda *a, **k: QMessageBox.StandardButton.Yes)
     return answers

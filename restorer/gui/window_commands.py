@@ -4,13 +4,20 @@ restore flow (start, cancel, results, candidates, accept, discard). Mixed into M
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QGuiApplication
-from PySide6.QtWidgets import QInputDialog, QMessageBox
+from PySide6.QtWidgets import QDialog, QInputDialog, QMessageBox
 
 from restorer.core.types import Bounds, RestoreResult
 from restorer.gui.canvas import Tool
+from restorer.gui.detect_dialog import DetectDialog
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from restorer.editing.document import Document
 
 
 class CommandsMixin:
@@ -76,24 +83,23 @@ class CommandsMixin:
         self._mask_command(lambda: self.doc.shrink_mask(radius), f"Mask shrunk by {radius} px")
 
     def detect_damage(self) -> None:
-        if self.doc is None:
+        """The Detect Damage dialog; what it proposes is added to the mask as one undo step."""
+        doc = self.doc
+        if doc is None or doc.stroking:
             return
-        sensitivity, ok = QInputDialog.getDouble(
-            self,
-            "Detect damage",
-            "Sensitivity (0 = only obvious damage, 1 = everything suspicious):",
-            self._sensitivity,
-            0.0,
-            1.0,
-            2,
-            step=0.05,
-        )
-        if ok:
+        dialog = DetectDialog(doc, self.run_in_thread, self._sensitivity, self)
+        try:
+            accepted = dialog.exec() == QDialog.DialogCode.Accepted
+            found = dialog.proposal()
+            sensitivity = dialog.sensitivity()
+        finally:
+            dialog.deleteLater()
+        if accepted and found is not None:
             self._sensitivity = sensitivity
-            self.detect_damage_with(sensitivity)
+            self._add_detected(doc, found)
 
     def detect_damage_with(self, sensitivity: float) -> None:
-        """Run detection in a worker thread and add what it finds to the mask (one undo step)."""
+        """Run the classic detector in a worker thread and add what it finds to the mask (one undo step)."""
         doc = self.doc
         if doc is None:
             return
@@ -103,14 +109,18 @@ class CommandsMixin:
 
             return detect_damage(doc.photo.pixels, sensitivity)
 
-        def done(found) -> None:
-            if self.doc is doc:
-                added = int((found & ~doc.mask).sum())
-                doc.replace_mask("Detect damage", doc.mask | found)
-                self.statusBar().showMessage(f"Detection added {added:,} pixels to the mask", 6000)
-
         self.statusBar().showMessage("Detecting damage…")
-        self.run_in_thread(detect, done, lambda text: self.show_error("Detection failed", text))
+        self.run_in_thread(
+            detect,
+            lambda found: self._add_detected(doc, found),
+            lambda text: self.show_error("Detection failed", text),
+        )
+
+    def _add_detected(self, doc: Document, found: np.ndarray) -> None:
+        if self.doc is doc:  # the photo may have been closed meanwhile
+            added = int((found & ~doc.mask).sum())
+            doc.replace_mask("Detect damage", doc.mask | found)
+            self.statusBar().showMessage(f"Detection added {added:,} pixels to the mask", 6000)
 
     # ----- context box (part of the document: drawing and clearing it are undo steps) -----
     def _box_drawn(self, bounds: Bounds) -> None:
