@@ -38,9 +38,11 @@ def preview_frame(
     hole: np.ndarray,
     photo_shape: tuple[int, ...],
     iteration: int,
+    icc_profile: bytes | None = None,
 ) -> PreviewFrame:
     """A float image (h, w, C) in [0, 1] of the window ``box``, opaque over ``hole`` (h, w) only,
-    clipped to the photo."""
+    clipped to the photo; shown in sRGB like the photo (``icc_profile``: the photo's)."""
+    from restorer.core.colour import to_srgb
     from restorer.core.pixels import from_float
 
     clipped = box.intersect(Bounds.of_shape(photo_shape[:2]))
@@ -48,7 +50,7 @@ def preview_frame(
     image = np.asarray(image)
     if image.ndim == 2:
         image = image[:, :, None]
-    rgb = from_float(image[inner.slices], np.uint8)
+    rgb = from_float(to_srgb(image[inner.slices], icc_profile), np.uint8)
     rgba = np.empty((clipped.height, clipped.width, 4), np.uint8)
     rgba[..., :3] = rgb if rgb.shape[2] == 3 else rgb[..., :1]
     rgba[..., 3] = np.where(np.asarray(hole, bool)[inner.slices], 255, 0)

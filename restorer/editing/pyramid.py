@@ -4,6 +4,11 @@ Drawing a 24 MP scan zoomed out samples only a fraction of its pixels, which mak
 and hides 1 px scratches in the mask overlay. The canvas instead draws from the level nearest its
 zoom: photo levels are 2x2 means, mask levels are 2x2 maxima so that thin strokes stay visible.
 Only the changed rectangle is recomputed after an edit, at every level.
+
+Display pixels are sRGB: a photo tagged with another ICC profile (Adobe RGB, ProPhoto) is converted
+from it (restorer.core.colour), so that a wide-gamut scan does not look dull on an sRGB screen. The
+next step would be the screen's own profile (Qt's QColorSpace of the screen) as the target, where
+the platform reports one; sRGB is the right guess for most screens and keeps this layer Qt-free.
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ import math
 
 import numpy as np
 
+from restorer.core.colour import colour_space
 from restorer.core.types import Bounds
 
 # Stop halving once the level fits in this many pixels on its long side.
@@ -19,23 +25,32 @@ SMALLEST_LEVEL = 768
 _ROWS_PER_CHUNK = 256
 
 
-def to_display8(pixels: np.ndarray) -> np.ndarray:
-    """An 8-bit copy for display, (H, W) for grey and (H, W, 3) for colour; uint8 input is viewed as is."""
+def to_display8(pixels: np.ndarray, icc_profile: bytes | None = None) -> np.ndarray:
+    """An 8-bit sRGB copy for display, (H, W) for grey and (H, W, 3) for colour, from pixels tagged
+    ``icc_profile``; uint8 sRGB (or untagged) input is viewed as is."""
     if pixels.ndim == 3 and pixels.shape[2] == 1:
         pixels = pixels[:, :, 0]
-    if pixels.dtype == np.uint8:
+    space = colour_space(icc_profile, 1 if pixels.ndim == 2 else pixels.shape[2])
+    if pixels.dtype == np.uint8 and space is None:
         return pixels
     out = np.empty(pixels.shape, np.uint8)
     # Chunked so converting a 16-bit 24 MP scan never allocates a second full-size temporary.
     for start in range(0, pixels.shape[0], _ROWS_PER_CHUNK):
         rows = slice(start, start + _ROWS_PER_CHUNK)
-        np.right_shift(pixels[rows], 8, out=out[rows], casting="unsafe")
+        if pixels.dtype == np.uint8:
+            out[rows] = pixels[rows]
+        else:
+            np.right_shift(pixels[rows], 8, out=out[rows], casting="unsafe")
+        if space is not None:  # 8 bits are enough for a screen: one exact littleCMS pass
+            out[rows] = space.to_srgb8(out[rows])
     return out
 
 
-def write_display8(target: np.ndarray, pixels: np.ndarray, bounds: Bounds) -> None:
-    """Refresh ``target`` (a display copy) from ``pixels`` inside ``bounds``."""
-    target[bounds.slices] = to_display8(pixels[bounds.slices])
+def write_display8(
+    target: np.ndarray, pixels: np.ndarray, bounds: Bounds, icc_profile: bytes | None = None
+) -> None:
+    """Refresh ``target`` (a display copy) from ``pixels`` (tagged ``icc_profile``) inside ``bounds``."""
+    target[bounds.slices] = to_display8(pixels[bounds.slices], icc_profile)
 
 
 def _max2(block: np.ndarray) -> np.ndarray:

@@ -121,8 +121,10 @@ class Canvas(QWidget):
         if doc is None:
             self.photo_layer = self.mask_layer = None
         else:
-            if photo_layer is None or photo_layer.pixels is not doc.photo.pixels:
-                photo_layer = PhotoLayer(doc.photo.pixels)
+            icc = doc.photo.icc_profile  # shown converted to sRGB (restorer.editing.pyramid)
+            stale = photo_layer is None or photo_layer.pixels is not doc.photo.pixels
+            if stale or not photo_layer.shows(icc):
+                photo_layer = PhotoLayer(doc.photo.pixels, icc)
             self.photo_layer = photo_layer
             self.mask_layer = MaskLayer(doc.mask, MASK_TINT)
             doc.subscribe(self._on_document)
@@ -156,7 +158,7 @@ class Canvas(QWidget):
             return
         pixels = self.doc.photo.pixels
         for patch in pending.patches:
-            block8 = to_display8(patch.after_block(pixels))
+            block8 = to_display8(patch.after_block(pixels), self.doc.photo.icc_profile)
             self._after_layers.append((patch.bounds, ArrayImage(rgba_from(block8, patch.where))))
 
     def _original_layers(self) -> list[tuple[Bounds, ArrayImage]]:
@@ -171,7 +173,8 @@ class Canvas(QWidget):
                 for patch in reversed(entry.pixel_patches):
                     block = self.doc.photo.pixels[patch.bounds.slices].copy()
                     block[patch.where] = patch.before
-                    layers.append((patch.bounds, ArrayImage(rgba_from(to_display8(block), patch.where))))
+                    block8 = to_display8(block, self.doc.photo.icc_profile)
+                    layers.append((patch.bounds, ArrayImage(rgba_from(block8, patch.where))))
             self._before_layers = layers
         return self._before_layers
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 from PySide6.QtGui import QColor, QImage
 
+from restorer.core.colour import colour_space
 from restorer.core.types import Bounds
 from restorer.editing.pyramid import Pyramid, to_display8, write_display8
 
@@ -65,18 +66,28 @@ class PyramidLayer:
 
 
 class PhotoLayer(PyramidLayer):
-    """The photo as 8-bit levels. An 8-bit photo is shown from its own pixels; 16-bit gets one
-    8-bit copy, made once on open and refreshed only where the pixels change."""
+    """The photo as 8-bit sRGB levels. An untagged or sRGB 8-bit photo is shown from its own pixels;
+    16-bit, or one with another ICC profile, gets one 8-bit sRGB copy, made once on open and
+    refreshed only where the pixels change."""
 
-    def __init__(self, pixels: np.ndarray) -> None:
+    def __init__(self, pixels: np.ndarray, icc_profile: bytes | None = None) -> None:
         self.pixels = pixels
-        display = np.ascontiguousarray(to_display8(pixels))
+        self.icc_profile = icc_profile
+        display = np.ascontiguousarray(to_display8(pixels, icc_profile))
         self.shares_pixels = np.shares_memory(display, pixels)
         super().__init__(display)
 
+    def shows(self, icc_profile: bytes | None) -> bool:
+        """Whether this layer already shows pixels tagged ``icc_profile`` right: a layer built without
+        the profile serves an sRGB or untagged photo, and is rebuilt only for another profile."""
+        if icc_profile == self.icc_profile:
+            return True
+        channels = self.pixels.shape[2] if self.pixels.ndim == 3 else 1
+        return all(colour_space(icc, channels) is None for icc in (icc_profile, self.icc_profile))
+
     def refresh(self, bounds: Bounds) -> None:
         if not self.shares_pixels:
-            write_display8(self.pyramid.levels[0], self.pixels, bounds)
+            write_display8(self.pyramid.levels[0], self.pixels, bounds, self.icc_profile)
         self.update(bounds)
 
 

@@ -4,7 +4,10 @@ A model method crops the region's window from the photo as restored so far, refl
 square if the photo is too small for a square window, resamples it to the model's resolution
 (area averaging down; the hole resampled so that a model pixel with any damage in it counts as
 hole), fills it, and brings the result back to window size (bicubic). Grey and toned prints are
-fitted on luminance and the result is re-toned with the print's own tone curve.
+fitted on luminance and the result is re-toned with the print's own tone curve. The networks were
+trained on sRGB, so a window tagged with another ICC profile goes in converted to sRGB and the fill
+comes out converted back to the photo's space (restorer.core.colour); the window itself, which the
+blend reads outside the hole, is never converted.
 
 Imports torch: only the learned methods' ``fill`` imports this module.
 """
@@ -17,6 +20,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from restorer.core.colour import ColourSpace, colour_space
 from restorer.core.methods.base import FillRequest
 from restorer.core.tone import ToneCurve, fit_tone_curve, luminance
 
@@ -82,18 +86,22 @@ class ModelInputs:
     channels: int  # the photo's
     curve: ToneCurve | None  # None: colour photo, colour model
     luminance: bool  # fit on luminance (grey or toned print, or a grey model)
+    space: ColourSpace | None = None  # the photo's profile <-> sRGB; None: the photo is sRGB
 
     def back(self, image: torch.Tensor) -> np.ndarray:
         """A model image (C, R, R) in [-1, 1] as a window-size candidate in the photo's colours."""
         generated = self.resampler.window(image)
-        if self.curve is not None:
-            return self.curve.apply(luminance(generated), self.channels)
-        return generated
+        if self.curve is not None:  # fitted on the sRGB window, so it re-tones in sRGB
+            generated = self.curve.apply(luminance(generated), self.channels)
+        return generated if self.space is None else self.space.from_srgb(generated)
 
 
 def model_inputs(request: FillRequest, nc: int, resolution: int) -> ModelInputs:
     window, unknown = request.window, request.unknown
     channels = window.shape[2]
+    space = colour_space(request.icc_profile, channels)
+    if space is not None:  # the model, and the tone curve fitted for it, see sRGB
+        window = space.to_srgb(window)
     fit_luminance = bool(request.tone is not None and request.tone.monochrome) or nc == 1
     curve = fit_tone_curve(window, ~unknown) if fit_luminance else None
     resampler = Resampler(window.shape[0], window.shape[1], resolution)
@@ -102,7 +110,7 @@ def model_inputs(request: FillRequest, nc: int, resolution: int) -> ModelInputs:
     elif channels == 1 and nc == 3 and not fit_luminance:
         window = np.repeat(window, 3, axis=2)
     return ModelInputs(
-        resampler.image(window), resampler.hole(unknown), resampler, channels, curve, fit_luminance
+        resampler.image(window), resampler.hole(unknown), resampler, channels, curve, fit_luminance, space
     )
 
 

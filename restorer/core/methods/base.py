@@ -34,6 +34,9 @@ class FillRequest:
     tone: Any = None  # restorer.core.tone.Tone of the whole photo; None = colour
     model: Any = None  # restorer.core.weights.LoadedModel when the method needs one
     should_stop: Callable[[], bool] | None = None
+    # The photo's ICC profile (None = sRGB): learned methods convert the window to sRGB, the space
+    # their networks were trained in, and their fill back (restorer.core.colour).
+    icc_profile: bytes | None = None
 
 
 @dataclass
