@@ -348,3 +348,20 @@ def test_fills_get_the_photos_grain_unless_switched_off(dtype):
     grained = np.abs(np.diff(results[True][53:57, 42:88], axis=1)).mean()
     assert plain < 0.3 * ring  # the fill alone is plastic-smooth
     assert 0.6 * ring < grained < 1.4 * ring  # matched within 40% in the high band
+
+
+def test_starts_are_bounded_and_memory_is_estimated_before_work(monkeypatch):
+    from restorer.core import pipeline
+    from restorer.core.types import MAX_STARTS
+
+    photo = Photo(np.zeros((40, 40, 3), np.uint8), None, None, None, "PNG")
+    mask = np.zeros((40, 40), bool)
+    mask[10:20, 10:20] = True
+    with pytest.raises(RestorerError, match=f"between 1 and {MAX_STARTS}"):
+        pipeline.restore(photo, mask, RestoreOptions(method="latent", starts=MAX_STARTS + 1))
+    big = RestoreOptions(method="latent", starts=MAX_STARTS)
+    assert pipeline.job_memory(photo, big) > MAX_STARTS * 2_000_000
+    monkeypatch.setattr(pipeline, "available_memory", lambda: 100 * 2**20)  # 100 MiB free
+    with pytest.raises(RestorerError, match=r"needs about 2\.\d GiB of memory and 0\.1 GiB is free"):
+        pipeline.restore(photo, mask, big)
+    pipeline.restore(photo, mask, RestoreOptions(method="diffusion"))  # small: fits

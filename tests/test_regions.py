@@ -89,3 +89,30 @@ def test_too_large_holes_are_reported_with_their_fraction():
     assert window_problem(32 * 32, B((0, 0, 64, 64))) is None
     assert "needs a 160x160" in photo_problem(B((0, 0, 80, 10)), (300, 120))
     assert photo_problem(B((0, 0, 50, 10)), (300, 120)) is None
+
+
+def test_a_sprawling_crack_network_is_cut_into_bounded_regions():
+    from restorer.core.regions import SPRAWL_TILE
+
+    mask = np.zeros((1300, 1700), bool)
+    mask[600, 10:1690] = True  # a scratch across the photo
+    mask[20:1290, 850] = True  # and one down it: one region spanning everything
+    rmap = find_regions(mask)
+    assert len(rmap.regions) > 1
+    for region in rmap.regions:
+        assert region.bbox.height <= SPRAWL_TILE and region.bbox.width <= SPRAWL_TILE
+    assert sum(r.pixels for r in rmap.regions) == mask.sum()  # every pixel in exactly one region
+    covered = np.zeros_like(mask)
+    for region in rmap.regions:
+        window = region.bbox
+        covered[window.slices] |= rmap.hole(region.label, window)
+    assert np.array_equal(covered, mask)
+    tops = [(r.bbox.top, r.bbox.left) for r in rmap.regions]
+    assert tops == sorted(tops)
+
+
+def test_a_large_compact_hole_stays_whole():
+    mask = np.zeros((900, 900), bool)
+    mask[100:800, 150:750] = True
+    (region,) = find_regions(mask).regions
+    assert region.pixels == mask.sum()

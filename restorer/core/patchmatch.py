@@ -78,15 +78,21 @@ class _Field:
 
 
 def _levels(hole: np.ndarray) -> int:
-    """How often to halve: while the hole is large against a patch and the image holds patches."""
+    """How often to halve: while the hole is large against a patch and the image holds patches.
+
+    A coarse cell is a hole only where all its children are, so a long hole a few pixels thick
+    thins out and vanishes after a few halvings: stop before a level would have no hole left.
+    """
     count, msk = 0, hole
     while True:
         rows, cols = np.flatnonzero(msk.any(axis=1)), np.flatnonzero(msk.any(axis=0))
         extent = max(rows[-1] - rows[0], cols[-1] - cols[0]) + 1 if rows.size else 0
         if extent <= 4 * RADIUS + 2 or min(msk.shape) < 12 * RADIUS + 6:
             return count
-        count += 1
         msk = _downsample(np.zeros((*msk.shape, 1), np.float32), msk)[1]
+        if not msk.any():
+            return count
+        count += 1
 
 
 def _harmonic(image: np.ndarray, hole: np.ndarray) -> np.ndarray:

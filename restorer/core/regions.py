@@ -26,6 +26,12 @@ DEFAULT_GAP = 8
 MAX_HOLE_FRACTION = 0.5
 """A window more than this fraction damaged leaves too little context to fill from."""
 
+SPRAWL_TILE = 512
+"""A sparse region wider or taller than this is cut along a grid of such cells (see _split_sprawling)."""
+
+SPRAWL_FILL = 0.25
+"""A region covering less than this share of its bounding box is sparse (cracks, scratches, dust)."""
+
 
 @dataclass(frozen=True)
 class Region:
@@ -74,8 +80,9 @@ def find_regions(mask: np.ndarray, gap: int = DEFAULT_GAP) -> RegionMap:
     labels, count = ndimage.label(grown, structure=eight)
     labels = labels.astype(np.int32, copy=False)
     labels[~mask] = 0
+    labels, split_count = _split_sprawling(labels, count)
     regions = []
-    for label, found in enumerate(ndimage.find_objects(labels, count), start=1):
+    for label, found in enumerate(ndimage.find_objects(labels, split_count), start=1):
         if found is None:
             continue
         ys, xs = found
@@ -91,7 +98,39 @@ def find_regions(mask: np.ndarray, gap: int = DEFAULT_GAP) -> RegionMap:
                 max_width=float(2.0 * depth.max() - 1.0),
             )
         )
+    if split_count != count:  # pieces of split regions were numbered last: back into reading order
+        regions.sort(key=lambda r: (r.bbox.top, r.bbox.left))
     return RegionMap(labels, regions)
+
+
+def _split_sprawling(labels: np.ndarray, count: int) -> tuple[np.ndarray, int]:
+    """Cut each sparse region larger than a grid cell into one region per cell, in place.
+
+    A crack network or a long scratch merges into one region whose bounding box can be the whole
+    scan; its window, and the cost of filling it, would then be the photo's, however few pixels it
+    has (issue 14: whole-photo windows). Per cell, each piece gets a window of its own size, and
+    pieces filled later see the earlier ones' fill as known pixels, so the fill stays continuous.
+    Compact holes are left whole: cutting them would leave each piece's window mostly damaged.
+    """
+    next_label = count + 1
+    for label, found in enumerate(ndimage.find_objects(labels, count), start=1):
+        if found is None:
+            continue
+        ys, xs = found
+        h, w = ys.stop - ys.start, xs.stop - xs.start
+        if max(h, w) <= SPRAWL_TILE:
+            continue
+        block = labels[found]  # a view: writing to it relabels the photo's labels
+        own = block == label
+        if own.sum() >= SPRAWL_FILL * h * w:
+            continue
+        rows = (np.arange(ys.start, ys.stop) // SPRAWL_TILE)[:, None]
+        cols = (np.arange(xs.start, xs.stop) // SPRAWL_TILE)[None, :]
+        cell = rows * (labels.shape[1] // SPRAWL_TILE + 1) + cols  # (h, w) cell number
+        for number in np.unique(cell[own])[1:]:  # the first cell keeps the region's label
+            block[own & (cell == number)] = next_label
+            next_label += 1
+    return labels, next_label - 1
 
 
 def _place(center: float, side: int, limit: int) -> tuple[int, int]:

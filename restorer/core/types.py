@@ -124,6 +124,9 @@ def check_box(box: Bounds, photo_size: tuple[int, int]) -> None:
         raise RestorerError(f"the box {box.text()} reaches outside the {photo_size[0]}x{photo_size[1]} photo")
 
 
+MAX_STARTS = 1024  # latent: K starts in one batch, ~2.3 GB at most (the default is 8)
+
+
 @dataclass
 class RestoreOptions:
     """What to do with the damage; shared by the command line, the window and the engine."""

@@ -13,6 +13,8 @@ if TYPE_CHECKING:
     from restorer.core.regions import Region
 
 PATCH_MARGIN = 16  # at least this much context around a patch-filled hole, more for larger holes
+# At most this much: beyond it, more source texture is not worth the cost, which grows with the window.
+PATCH_MAX_MARGIN = 384
 
 
 class PatchFill(FillMethod):
@@ -26,8 +28,11 @@ class PatchFill(FillMethod):
     ) -> tuple[Bounds, str | None]:
         from restorer.core.regions import classic_window, window_problem
 
-        # The hole's own size again on every side: enough texture to copy from for any hole.
-        margin = max(PATCH_MARGIN, region.bbox.width, region.bbox.height)
+        # The hole's own size again on every side, enough texture to copy from, for a compact hole;
+        # for a long or sprawling one (a tear, a crack network) its thickness decides: a 10-px-wide
+        # tear across a whole scan needs a band around it, not a photo-sized window.
+        size = min(max(region.bbox.width, region.bbox.height), round(4 * region.max_width))
+        margin = min(max(PATCH_MARGIN, size), PATCH_MAX_MARGIN)
         window = classic_window(region.bbox, photo_size, margin)
         return window, window_problem(region.pixels, window)
 
