@@ -215,11 +215,10 @@ def test_icc_profile_read_from_pillow_files(tmp_path, fmt):
     assert read_photo(tmp_path / "c.img").icc_profile == srgb_icc()
 
 
-def test_cmyk_jpeg_becomes_rgb_without_its_cmyk_profile(tmp_path):
+def test_cmyk_jpeg_is_refused_like_a_cmyk_tiff(tmp_path):
     Image.new("CMYK", (WIDTH, HEIGHT), (0, 255, 0, 0)).save(tmp_path / "c.jpg", icc_profile=b"cmyk profile")
-    photo = read_photo(tmp_path / "c.jpg")
-    assert photo.pixels.shape == (HEIGHT, WIDTH, 3) and photo.icc_profile is None
-    assert photo.pixels[0, 0, 1] < 10 and photo.pixels[0, 0, [0, 2]].min() > 245  # magenta
+    with pytest.raises(RestorerError, match="is a CMYK JPEG; save it as RGB or greyscale first"):
+        read_photo(tmp_path / "c.jpg")
 
 
 # --- EXIF orientation ------------------------------------------------------------------------------

@@ -7,18 +7,21 @@ Every image's size is checked against ``max_pixels`` from its header, before any
 
 Output keeps the bit depth, the ICC profile, the resolution (dpi) and alpha. EXIF travels with the
 photo as a TIFF-structured block (no ``Exif\\0\\0`` prefix) whose orientation has been reset to 1,
-because the rotation it asked for is already applied to the pixels.
+because the rotation it asked for is already applied to the pixels. XMP, IPTC, the descriptive TIFF
+tags, PNG text and colour chunks travel too, into whatever the output format can hold
+(``restorer.core.metadata`` says what goes where and why).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import io
 import os
 import struct
 import warnings
 import zlib
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
 
@@ -27,7 +30,8 @@ import numpy as np
 import tifffile
 from PIL import Image
 
-from restorer.core.decoders import DECODERS, PNG_SIGNATURE
+from restorer.core import metadata
+from restorer.core.decoders import DECODERS, PNG_SIGNATURE, ImageReadWarning
 from restorer.core.errors import RestorerError
 from restorer.core.files import (
     READ_SUFFIXES,
@@ -41,6 +45,7 @@ from restorer.core.pixels import from_float, to_8bit, to_float
 __all__ = [  # the reading, writing and scaling names callers have always found here
     "READ_SUFFIXES",
     "WRITE_SUFFIXES",
+    "ImageReadWarning",
     "Photo",
     "atomic_write",
     "from_float",
@@ -69,6 +74,9 @@ _PNG_OPTIONS = {
 _TIFF_LEVEL = 3
 _EXIF_PREFIX = b"Exif\x00\x00"
 _ORIENTATION_TAG = 0x0112
+_JPEG_MARKER_BYTES = 65533  # the most one JPEG segment holds after its length field
+JPEG_XMP_LIMIT = _JPEG_MARKER_BYTES - 29  # less Adobe's "http://ns.adobe.com/xap/1.0/\0" header
+_CLASSIC_TIFF_BYTES = 2**32 - 2**25  # tifffile writes BigTIFF above this, which Pillow's IFDs cannot join
 
 
 class ImageWriteWarning(UserWarning):
@@ -86,6 +94,10 @@ class Photo:
     format: str  # of the source: "PNG", "JPEG", "WEBP", "TIFF"
     exif: bytes | None = None  # TIFF-structured EXIF, orientation already reset to 1
     dpi: tuple[float, float] | None = None  # (x, y) pixels per inch, when the file says
+    xmp: bytes | None = None  # the XMP packet, as the file held it
+    iptc: bytes | None = None  # IPTC-IIM datasets (TIFF tag 33723, Photoshop resource 0x0404 in JPEG)
+    text: tuple[metadata.TextEntry, ...] = ()  # PNG text chunks; a JPEG comment is keyword "Comment"
+    colour_chunks: dict[bytes, bytes] = field(default_factory=dict)  # PNG sRGB, gAMA, cHRM, cICP bodies
 
     def __post_init__(self) -> None:
         p = self.pixels
@@ -131,18 +143,29 @@ def read_photo(path: str | Path, max_pixels: int = DEFAULT_MAX_PIXELS) -> Photo:
         raise
     except MemoryError as e:
         raise RestorerError(f"not enough memory to open {path}") from e
+    except Image.DecompressionBombError as e:  # only if a header our size check could not parse
+        raise RestorerError(f"{path} is too large to open ({_one_line(e)})") from e
     except Exception as e:  # decoders of untrusted bytes fail in many ways; all mean a bad file
         raise RestorerError(f"cannot read {path}: damaged or truncated {fmt} data ({_one_line(e)})") from e
 
     exif, orientation = d.exif, d.orientation
     if exif is not None:
-        exif, orientation = _reset_exif_orientation(exif)
+        exif, exif_orientation = _reset_exif_orientation(exif)
+        orientation = exif_orientation if orientation == 1 else orientation  # a TIFF's own tag wins
     dpi = d.dpi
     if orientation in (5, 6, 7, 8) and dpi is not None:
         dpi = (dpi[1], dpi[0])
     channels = _orient(d.channels, orientation)
     alpha = None if d.alpha is None else _orient(d.alpha, orientation)
-    return Photo(channels, alpha, d.icc or None, path, fmt, exif or None, dpi)
+    if d.frames > 1:
+        word = "pages" if fmt == "TIFF" else "frames"
+        warnings.warn(
+            f"{path}: only the first of {d.frames} {word} is restored (the output holds that one alone)",
+            ImageReadWarning,
+            stacklevel=2,
+        )
+    meta = {"xmp": d.xmp, "iptc": d.iptc, "text": d.text, "colour_chunks": d.colour}
+    return Photo(channels, alpha, d.icc or None, path, fmt, exif or None, dpi, **meta)
 
 
 def _one_line(e: BaseException) -> str:
@@ -298,39 +321,117 @@ def _png_chunk(kind: bytes, body: bytes) -> bytes:
     return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
 
 
-def _write_png(photo: Photo, f: BinaryIO, quality: int) -> None:
-    encoded = imagecodecs.png_encode(_interleaved(photo), **_PNG_OPTIONS[photo.pixels.dtype])
-    header_end = len(PNG_SIGNATURE) + 25  # signature + IHDR chunk; our chunks must precede IDAT
+def _png_metadata(photo: Photo) -> list[bytes]:
+    """The chunks after IHDR: colour (before IDAT, as the standard asks), dpi, EXIF, text and XMP."""
     extra = []
     if photo.icc_profile:
         extra.append(_png_chunk(b"iCCP", b"ICC Profile\x00\x00" + zlib.compress(photo.icc_profile)))
+    extra += [_png_chunk(kind, body) for kind, body in photo.colour_chunks.items()]
     if photo.dpi:
         ppm = [max(1, round(d / 0.0254)) for d in photo.dpi]
         extra.append(_png_chunk(b"pHYs", struct.pack(">IIB", ppm[0], ppm[1], 1)))
     if photo.exif:
         extra.append(_png_chunk(b"eXIf", photo.exif))
+    text = list(photo.text)
+    if photo.format != "PNG":  # from another format: its Artist, Copyright... as PNG keywords too
+        text += metadata.missing_text(text, metadata.descriptive_tags(metadata.parse_exif(photo.exif)))
+    for entry in text:
+        if (chunk := metadata.encode_text_chunk(entry)) is not None:
+            extra.append(_png_chunk(*chunk))
+    if photo.xmp:  # iTXt, uncompressed, no language: what the XMP specification asks of PNG
+        extra.append(_png_chunk(b"iTXt", metadata.XMP_KEYWORD.encode("ascii") + b"\x00" * 5 + photo.xmp))
+    return extra
+
+
+def _write_png(photo: Photo, f: BinaryIO, quality: int) -> None:
+    encoded = imagecodecs.png_encode(_interleaved(photo), **_PNG_OPTIONS[photo.pixels.dtype])
+    header_end = len(PNG_SIGNATURE) + 25  # signature + IHDR chunk; our chunks must precede IDAT
     view = memoryview(encoded)
     f.write(view[:header_end])
-    f.write(b"".join(extra))
+    f.write(b"".join(_png_metadata(photo)))
     f.write(view[header_end:])
 
 
+def _icc_profile(photo: Photo) -> bytes | None:
+    """The photo's profile; for a PNG that says sRGB by chunk alone, an sRGB profile that says so."""
+    if photo.icc_profile or b"sRGB" not in photo.colour_chunks:
+        return photo.icc_profile
+    return metadata.srgb_profile()
+
+
+def _tiff_tags(photo: Photo, exif: metadata.ExifIfds | None) -> tuple[bytes, list[tuple]]:
+    """(Software, tifffile extratags): the descriptive tags (the input's Software kept, else ours),
+    XMP (700) and IPTC (33723, UNDEFINED as TIFF/EP has it)."""
+    tags = metadata.descriptive_tags(exif)
+    if photo.format != "TIFF":  # from PNG: its Author, Copyright... keywords fill the gaps
+        for tag, value in metadata.tags_for_text(photo.text).items():
+            tags.setdefault(tag, value)
+    software = tags.pop(305, b"Restorer")
+    extratags: list[tuple] = [
+        (tag, "B", len(value), value, True) if tag in metadata.XP_TAGS else (tag, "s", 0, value, True)
+        for tag, value in sorted(tags.items())
+    ]
+    if photo.xmp:
+        extratags.append((metadata.XMP_TAG, "B", len(photo.xmp), photo.xmp, True))
+    if photo.iptc:
+        extratags.append((metadata.IPTC_TAG, 7, len(photo.iptc), photo.iptc, True))
+    return software, extratags
+
+
 def _write_tiff(photo: Photo, f: BinaryIO, quality: int) -> None:
-    tifffile.imwrite(
-        f,
-        _interleaved(photo),
-        photometric="minisblack" if photo.is_grey else "rgb",
-        planarconfig="contig",
-        extrasamples=("unassalpha",) if photo.alpha is not None else None,
-        compression="zlib",
-        compressionargs={"level": _TIFF_LEVEL},
-        predictor=True,  # horizontal differencing: photos compress far better
-        iccprofile=photo.icc_profile,
-        resolution=photo.dpi,
-        resolutionunit="INCH" if photo.dpi else None,
-        metadata=None,  # no tifffile JSON in ImageDescription
-        software="Restorer",
-    )
+    exif = metadata.parse_exif(photo.exif)
+    software, extratags = _tiff_tags(photo, exif)
+    data = _interleaved(photo)
+    options = {
+        "photometric": "minisblack" if photo.is_grey else "rgb",
+        "planarconfig": "contig",
+        "extrasamples": ("unassalpha",) if photo.alpha is not None else None,
+        "compression": "zlib",
+        "compressionargs": {"level": _TIFF_LEVEL},
+        "predictor": True,  # horizontal differencing: photos compress far better
+        "iccprofile": _icc_profile(photo),
+        "resolution": photo.dpi,
+        "resolutionunit": "INCH" if photo.dpi else None,
+        "metadata": None,  # no tifffile JSON in ImageDescription
+        "software": software,
+        "extratags": extratags,
+    }
+    subs = exif.subs if exif is not None else {}
+    if subs and data.nbytes > _CLASSIC_TIFF_BYTES:
+        warnings.warn(
+            "EXIF camera data cannot be joined to a BigTIFF; it is left out", ImageWriteWarning, stacklevel=4
+        )
+        subs = {}
+    if subs:
+        _write_tiff_with_sub_ifds(f, data, options, subs)
+    else:
+        tifffile.imwrite(f, data, **options)
+
+
+# tifffile refuses to write the EXIF and GPS pointer tags; these stand in for them, one code lower so
+# that they sort to the same place in the IFD, until the sub-IFDs they point to are written.
+_POINTER_STAND_INS = {metadata.EXIF_IFD: 34664, metadata.GPS_IFD: 34852}
+
+
+def _write_tiff_with_sub_ifds(f: BinaryIO, data: np.ndarray, options: dict, subs: dict) -> None:
+    """Write the TIFF (in memory, like PNG, so its IFD can be patched), then the sub-IFDs after it."""
+    stand_ins = [(_POINTER_STAND_INS[tag], 4, 1, 0, True) for tag in subs]
+    buf = io.BytesIO()
+    options = {**options, "extratags": options["extratags"] + stand_ins}
+    tifffile.imwrite(buf, data, byteorder="<", bigtiff=False, **options)
+    buf.seek(0)
+    with tifffile.TiffFile(buf) as tif:
+        entries = {tag: tif.pages.first.tags[_POINTER_STAND_INS[tag]].offset for tag in subs}
+    size = buf.seek(0, io.SEEK_END)
+    tail = bytearray()
+    with buf.getbuffer() as view:
+        for tag, ifd in subs.items():
+            tail += b"\x00" * ((size + len(tail)) & 1)  # an IFD starts on a word boundary
+            offset = size + len(tail)
+            struct.pack_into("<HHII", view, entries[tag], tag, 4, 1, offset)  # the real tag, LONG, 1
+            tail += metadata.serialise_ifd(ifd, offset, b"II")
+        f.write(view)
+    f.write(tail)
 
 
 def _warn_jpeg_losses(photo: Photo, path: Path) -> None:
@@ -345,18 +446,53 @@ def _warn_jpeg_losses(photo: Photo, path: Path) -> None:
         )
 
 
+def _fits_jpeg_segment(what: str, data: bytes | None, limit: int) -> bool:
+    """Whether ``data`` fits in its one JPEG segment; a warning says what is left out when not."""
+    if not data:
+        return False
+    if len(data) > limit:
+        warnings.warn(
+            f"JPEG holds at most {limit:,} bytes of {what}; this photo's {len(data):,} are left out",
+            ImageWriteWarning,
+            stacklevel=4,
+        )
+        return False
+    return True
+
+
+def _jpeg_options(photo: Photo) -> dict[str, object]:
+    """Pillow's save options for the metadata: ICC, EXIF, XMP (APP1), the comment (COM) and dpi."""
+    options: dict[str, object] = {}
+    if icc := _icc_profile(photo):
+        options["icc_profile"] = icc
+    exif = photo.exif
+    if photo.format != "JPEG":  # from PNG: its Author, Copyright... keywords as EXIF tags
+        exif = metadata.exif_with_tags(exif, metadata.tags_for_text(photo.text))
+    if _fits_jpeg_segment("EXIF", exif, _JPEG_MARKER_BYTES - len(_EXIF_PREFIX)):
+        options["exif"] = _EXIF_PREFIX + exif
+    if _fits_jpeg_segment("XMP", photo.xmp, JPEG_XMP_LIMIT):
+        options["xmp"] = photo.xmp
+    comment = metadata.jpeg_comment(photo.text)
+    if comment is not None and _fits_jpeg_segment("comment", comment.encode("utf-8"), _JPEG_MARKER_BYTES):
+        options["comment"] = comment.encode("utf-8")
+    if photo.dpi:
+        options["dpi"] = tuple(max(1, round(d)) for d in photo.dpi)  # JFIF holds whole numbers
+    return options
+
+
 def _write_jpeg(photo: Photo, f: BinaryIO, quality: int) -> None:
     pixels = to_8bit(photo.pixels)
     im = Image.fromarray(pixels[:, :, 0] if photo.is_grey else pixels)
-    options: dict[str, object] = {}
-    if photo.icc_profile:
-        options["icc_profile"] = photo.icc_profile
-    if photo.exif and len(photo.exif) + len(_EXIF_PREFIX) <= 65533:  # one APP1 segment at most
-        options["exif"] = _EXIF_PREFIX + photo.exif
-    if photo.dpi:
-        options["dpi"] = tuple(max(1, round(d)) for d in photo.dpi)  # JFIF holds whole numbers
     # 4:4:4 chroma: subsampling would blur the colour of fine restored detail.
-    im.save(f, format="JPEG", quality=quality, subsampling=0, optimize=True, **options)
+    options = {"format": "JPEG", "quality": quality, "subsampling": 0, "optimize": True}
+    options.update(_jpeg_options(photo))
+    segment = metadata.photoshop_segment(photo.iptc) if photo.iptc else None
+    if not _fits_jpeg_segment("IPTC", segment, _JPEG_MARKER_BYTES + 4):  # + marker and length
+        im.save(f, **options)
+        return
+    buf = io.BytesIO()  # Pillow has no APP13 option: the IPTC segment is spliced in afterwards
+    im.save(buf, **options)
+    f.write(metadata.splice_after_app_segments(buf.getvalue(), segment))
 
 
 # --- reading back what was written ------------------------------------------------------------

@@ -14,7 +14,7 @@ import numpy as np
 
 from restorer.core.errors import RestorerError
 from restorer.core.imageio import WRITE_SUFFIXES, Photo, write_mask, write_photo
-from restorer.core.record import intervention_record, write_record
+from restorer.core.record import intervention_record, with_record_xmp, write_record
 from restorer.editing.document import Document
 
 EXPORT_FORMATS = ("PNG", "TIFF")
@@ -116,10 +116,10 @@ def snapshot(doc: Document, request: ExportRequest) -> tuple[Photo, np.ndarray |
     """What to write, taken on the GUI thread so that later edits cannot change it midway."""
     pending = request.include_pending and doc.pending is not None
     pixels = doc.materialise_pending() if pending else doc.photo.pixels.copy()
-    photo = doc.photo.with_pixels(pixels)
+    record = build_record(doc, request)  # built always: the exported photo's XMP holds it
+    photo = with_record_xmp(doc.photo.with_pixels(pixels), record, request.path)
     mask = restored_area(doc, request.include_pending) if request.save_mask else None
-    record = build_record(doc, request) if request.save_record else None
-    return photo, mask, record
+    return photo, mask, record if request.save_record else None
 
 
 def write_export(
