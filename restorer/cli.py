@@ -4,21 +4,36 @@ Each subcommand lives in ``restorer.commands.<name>`` and exposes ``add_parser(s
 which registers its arguments and sets ``func`` to a ``run(args) -> int``. Command modules
 import heavy packages (torch) inside ``run`` so that ``--help`` and the GUI start stay fast.
 Exit status: 0 ok, 1 failed (one line on stderr; ``--debug`` adds the traceback), 2 bad usage,
-130 interrupted.
+3 nothing could be filled (``inpaint``, ``batch``: nothing written), 130 interrupted (Ctrl-C),
+143 terminated (SIGTERM, e.g. ``kill`` or a job scheduler). Interrupted or terminated, a write in
+progress is abandoned and its temp file removed, so the old output stays as it was.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
+import re
+import signal
 import sys
+import threading
 import traceback
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 from restorer import __version__
 from restorer.core.errors import RestorerError
 
 COMMANDS = ("inpaint", "batch", "models", "detect", "train", "eval", "gui")
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, what shells report for Ctrl-C
+EXIT_TERMINATED = 143  # 128 + SIGTERM: a script can tell a kill from a Ctrl-C
+# Options whose value may start with "-" and a digit ("--box -5,0,10,10"): argparse takes such a
+# value for an option and reports "expected one argument", so it is joined as "--box=-5,...".
+NEGATIVE_VALUE_OPTIONS = ("--box",)
+
+
+class Terminated(BaseException):
+    """SIGTERM arrived: unwinds like KeyboardInterrupt (temp files removed), never caught as an error."""
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -38,6 +53,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     argv, debug = _take_debug(argv)
+    argv = _join_negative_values(argv)
     if not argv or (argv[0] not in COMMANDS and not argv[0].startswith("-")):
         argv = ["gui", *argv]  # `restorer` and `restorer PHOTO` open the window
     parser = build_parser()
@@ -46,15 +62,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SystemExit as exc:  # argparse exits 2 on bad usage, 0 on --help
         return int(exc.code or 0)
     try:
-        return int(args.func(args) or 0)
+        with _sigterm_raises(args.command != "gui"):  # the window quits through Qt, not here
+            return int(args.func(args) or 0)
     except RestorerError as exc:
         if debug:
             traceback.print_exc()
         print(f"restorer: error: {exc}", file=sys.stderr)
-        return 1
+        return int(getattr(exc, "exit_code", 1))
     except KeyboardInterrupt:
         print("restorer: interrupted", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
+    except Terminated:
+        print("restorer: terminated", file=sys.stderr)
+        return EXIT_TERMINATED
     except Exception as exc:  # a bug or the machine (memory): one line, the traceback on request
         if debug:
             traceback.print_exc()
@@ -72,6 +92,35 @@ def _take_debug(argv: list[str]) -> tuple[list[str], bool]:
     end = argv.index("--") if "--" in argv else len(argv)
     kept = [a for a in argv[:end] if a != "--debug"]
     return kept + argv[end:], len(kept) < end
+
+
+def _join_negative_values(argv: list[str]) -> list[str]:
+    """``--box -5,0,10,10`` as ``--box=-5,0,10,10``, so the option's own check names what is wrong."""
+    out: list[str] = []
+    for token in argv:
+        if out and out[-1] in NEGATIVE_VALUE_OPTIONS and re.match(r"-\d", token):
+            out[-1] = f"{out[-1]}={token}"
+        else:
+            out.append(token)
+    return out
+
+
+@contextlib.contextmanager
+def _sigterm_raises(enabled: bool) -> Iterator[None]:
+    """While a command runs, SIGTERM raises Terminated in the main thread (Python's default is to die
+    on the spot, leaving temp files and a half-written output behind)."""
+    if not enabled or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum: int, frame: object) -> None:
+        raise Terminated
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def unexpected_message(exc: BaseException) -> str:

@@ -98,3 +98,88 @@ def test_nothing_to_ask_without_changes_and_settings_stay_in_the_test_folder(win
 
     assert settings().fileName().startswith(os.environ["XDG_CONFIG_HOME"])  # never the user's own
     assert settings().value("recent") in ([str(path.resolve())], str(path.resolve()))
+
+
+def _session_on(photo, root) -> sessions.SessionStore:
+    """A saved session on ``photo`` whose window died (its lock dropped, as the OS does)."""
+    from restorer.core.imageio import read_photo
+    from restorer.editing.document import Document
+
+    doc = Document(read_photo(photo), photo)
+    stroke(doc, (10, 10), (40, 30))
+    store = sessions.SessionStore.create(root)
+    store.save(doc)
+    store.release()
+    return store
+
+
+def answer_in_turn(*labels: str):
+    """Like answer_with, one label per question in order."""
+    answers = list(labels)
+
+    def ask(title: str, text: str, buttons) -> int:
+        ask.questions.append(title)
+        ask.texts.append(text)
+        return [b[0] for b in buttons].index(answers.pop(0))
+
+    ask.questions, ask.texts = [], []
+    return ask
+
+
+MALFORMED = {  # manifest edits that made every start show "Unexpected error" and open nothing
+    "list": lambda m: [m],
+    "null": lambda m: None,
+    "pid": lambda m: {**m, "pid": "abc"},
+    "position x": lambda m: {**m, "position": "x"},
+    "position -1": lambda m: {**m, "position": -1},
+    "no photo": lambda m: {k: v for k, v in m.items() if k != "photo"},
+    "garbage size and box": lambda m: {**m, "size": "garbage", "settings": {"box": "garbage"}},
+}
+
+
+def test_malformed_sessions_are_offered_for_discard_and_the_window_opens(qtbot, no_leaked_threads, tmp_path):
+    path = photo_file(tmp_path)
+    root = sessions.sessions_root()
+    folders = []
+    for change in MALFORMED.values():
+        folder = _session_on(path, root).folder
+        manifest = folder / "manifest.json"
+        manifest.write_text(json.dumps(change(json.loads(manifest.read_text()))))
+        folders.append(folder)
+    from restorer.gui.window import MainWindow
+
+    window = MainWindow(path, start_engine=False)
+    window.ask = answer_with("Discard")
+    qtbot.addWidget(window)
+    window.show()
+    qtbot.waitUntil(lambda: window.doc is not None, timeout=10_000)  # the photo opened as asked
+    assert window.ask.questions == ["Damaged autosave"] * len(MALFORMED)
+    assert not any(folder.exists() for folder in folders)
+    assert sessions.recoverable_sessions() == []
+    window.close()
+    window.wait_for_threads()
+
+
+def test_not_now_keeps_a_broken_session_and_a_failed_recovery_offers_discard(
+    qtbot, no_leaked_threads, tmp_path
+):
+    path = photo_file(tmp_path)
+    root = sessions.sessions_root()
+    broken = _session_on(path, root).folder
+    (broken / "manifest.json").write_text("[]")
+    good = _session_on(path, root).folder
+    (good / "entries" / "000001.npz").write_bytes(b"PK\x03\x04 damaged")  # passes the manifest's checks
+    from restorer.gui.window import MainWindow
+
+    window = MainWindow(start_engine=False)
+    window.ask = answer_in_turn("Not Now", "Recover", "Discard")
+    qtbot.addWidget(window)
+    window.show()
+    qtbot.waitUntil(lambda: len(window.ask.questions) == 3, timeout=10_000)
+    assert window.ask.questions == ["Damaged autosave", "Recover unsaved work", "Damaged autosave"]
+    assert "its manifest holds a list, not a session" in window.ask.texts[0]
+    assert "the session's history is damaged (BadZipFile:" in window.ask.texts[2]
+    assert broken.exists() and not good.exists()  # Not Now keeps it for next time
+    assert window.doc is None
+    window.close()
+    window.wait_for_threads()

@@ -22,6 +22,19 @@ def int_at_least(minimum: int) -> Callable[[str], int]:
     return parse
 
 
+def int_between(minimum: int, maximum: int) -> Callable[[str], int]:
+    """A whole number in [minimum, maximum]."""
+    at_least = int_at_least(minimum)
+
+    def parse(text: str) -> int:
+        value = at_least(text)
+        if value > maximum:
+            raise argparse.ArgumentTypeError(f"must be at most {maximum}, not {value}")
+        return value
+
+    return parse
+
+
 def non_negative_float(text: str) -> float:
     try:
         value = float(text)
@@ -32,9 +45,25 @@ def non_negative_float(text: str) -> float:
     return value
 
 
+#: Largest prior weight λ accepted. The default is 0.003; at 1000 the context term is already
+#: negligible, and far beyond it the search's loss overflows float32 into NaN.
+MAX_LAMBDA = 1000.0
+
+
+def prior_weight(text: str) -> float:
+    """--lambda: a finite weight in [0, MAX_LAMBDA], refused by name rather than as a NaN later."""
+    value = non_negative_float(text)
+    if value > MAX_LAMBDA:
+        raise argparse.ArgumentTypeError(
+            f"must be at most {MAX_LAMBDA:g} (the default is 0.003; larger weights make the search "
+            f"ignore the photo and overflow), not {text}"
+        )
+    return value
+
+
 def add_search_arguments(g: argparse._ActionsContainer, seed_help: str = "random seed (default 0)") -> None:
     """The latent search's settings, the seed and the device: one definition for inpaint, batch and eval."""
-    from restorer.core.types import DEVICES, INVERSIONS, RestoreOptions
+    from restorer.core.types import DEVICES, INVERSIONS, MAX_STARTS, RestoreOptions
 
     defaults = RestoreOptions()
 
@@ -47,7 +76,7 @@ def add_search_arguments(g: argparse._ActionsContainer, seed_help: str = "random
     )
     g.add_argument(
         "--starts",
-        type=int_at_least(1),
+        type=int_between(1, MAX_STARTS),
         default=defaults.starts,
         metavar="K",
         help=f"latent: starts optimised together, the candidates (default {defaults.starts})",
@@ -56,7 +85,7 @@ def add_search_arguments(g: argparse._ActionsContainer, seed_help: str = "random
         "--lambda",
         "--lam",
         dest="lam",
-        type=non_negative_float,
+        type=prior_weight,
         default=0.003,
         metavar="L",
         help="latent: prior weight λ (default 0.003)",

@@ -2,7 +2,8 @@
 
 A photo ``name.tif`` pairs with ``name-mask.*``, ``name_mask.*`` or ``name.*`` in the masks
 folder (in that order, so masks may sit beside the photos). One bad file is reported and
-skipped; the exit status is 1 when any photo failed.
+skipped; the exit status is 1 when any photo failed, else 3 when some had nothing that could be
+filled (an empty mask, every region refused), else 0.
 """
 
 from __future__ import annotations
@@ -11,10 +12,21 @@ import argparse
 import sys
 from pathlib import Path
 
-from restorer.commands.inpaint import add_restore_arguments, restore_file, restore_options
+from restorer.commands.inpaint import (
+    NothingFilled,
+    add_restore_arguments,
+    restore_file,
+    restore_options,
+)
 from restorer.core.files import READ_SUFFIXES
 
 MASK_ENDINGS = ("-mask", "_mask", "")
+EXIT_STATUS = (
+    "exit status: 0 all restored; 1 any photo failed; 2 bad usage; "
+    f"{NothingFilled.exit_code} none failed, but some had nothing that could be filled (empty mask, or "
+    "every region refused; nothing written for them); 130 interrupted (Ctrl-C); 143 terminated "
+    "(SIGTERM). Temp files an interrupted run left in OUT_DIR are removed at the next start."
+)
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -23,6 +35,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         help="restore every photo in a folder with its mask",
         description="Restore each photo in IMAGES_DIR with the mask of the same name in MASKS_DIR "
         "(name.png, name-mask.png or name_mask.png) and write it to OUT_DIR under its own name.",
+        epilog=EXIT_STATUS,
     )
     p.add_argument("images", metavar="IMAGES_DIR", type=Path)
     p.add_argument("masks", metavar="MASKS_DIR", type=Path)
@@ -108,6 +121,7 @@ def run(args: argparse.Namespace) -> int:
         raise RestorerError(f"cannot create {exc.filename}: {exc.strerror}") from None
     options = restore_options(args)
     failures: list[tuple[str, str]] = []
+    unfilled = 0  # failures that are NothingFilled: exit 3 when they are the only ones
     for number, image in enumerate(images, start=1):
         prefix = f"[{number}/{len(images)}] {image.name}: "
         try:
@@ -129,6 +143,7 @@ def run(args: argparse.Namespace) -> int:
                 lossy=args.lossy,
             )
         except RestorerError as exc:
+            unfilled += isinstance(exc, NothingFilled)
             failures.append((image.name, str(exc)))
             print(f"restorer: error: {prefix}{exc}", file=sys.stderr)
         except Exception as exc:  # an unexpected failure on one photo must not lose the rest of the batch
@@ -141,7 +156,7 @@ def run(args: argparse.Namespace) -> int:
         )
         for name, message in failures:
             print(f"  {name}: {message}", file=sys.stderr)
-        return 1
+        return NothingFilled.exit_code if unfilled == len(failures) else 1
     if not args.quiet:
         print(f"restorer: {done} photo(s) restored into {args.out}", file=sys.stderr)
     return 0

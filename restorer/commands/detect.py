@@ -88,12 +88,25 @@ def _choose_detector(choice: str | None) -> str:
     return choice or ("learned" if installed_detector() is not None else "classic")
 
 
+def _check_input(image: Path) -> None:
+    from restorer.core.errors import RestorerError
+
+    if image.is_dir():
+        raise RestorerError(f"{image} is a folder, not an image")
+    if not image.exists():
+        raise RestorerError(f"{image} does not exist")
+
+
 def run(args: argparse.Namespace) -> int:
+    _check_input(args.image)
+    _check_output(args.output, args.image, args.overwrite)
+    # Only now the detectors' imports (torch for the learned one): a mistyped path fails at once.
+    from restorer.commands.inpaint import sweep_outputs
     from restorer.core.detect import detect_damage
     from restorer.core.detect_learned import DEFAULT_THRESHOLD, detect_damage_learned
     from restorer.core.imageio import read_photo, write_mask
 
-    _check_output(args.output, args.image, args.overwrite)
+    sweep_outputs([args.output], quiet=False)
     detector = _choose_detector(args.detector)
     photo = read_photo(args.image)
     start = time.perf_counter()

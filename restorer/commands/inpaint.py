@@ -17,12 +17,30 @@ from typing import TYPE_CHECKING, TextIO
 
 from restorer.commands.argtypes import add_search_arguments
 from restorer.core import methods
+from restorer.core.errors import RestorerError
 from restorer.core.types import Bounds, RegionFinished, RegionProgress, RegionStarted, RestoreOptions
 from restorer.editing.eta import Eta, format_duration
 
 if TYPE_CHECKING:  # heavy imports stay inside run(), see restorer.cli
     from restorer.core.imageio import Photo
     from restorer.core.types import RestoreResult
+
+
+#: Exit status when the run found nothing it could fill (an empty mask, or every region refused):
+#: nothing was written. Distinct from 1 (failed) so a script can tell "no work" from "broken".
+EXIT_NOTHING_FILLED = 3
+EXIT_STATUS = (
+    "exit status: 0 restored; 1 failed (nothing was changed); 2 bad usage; "
+    f"{EXIT_NOTHING_FILLED} nothing could be filled (empty mask, or every region refused; nothing "
+    "was written); 130 interrupted (Ctrl-C); 143 terminated (SIGTERM). Temp files an interrupted "
+    "run left in the output folder are removed at the next start."
+)
+
+
+class NothingFilled(RestorerError):
+    """The run found nothing it could fill, so it wrote nothing (see EXIT_NOTHING_FILLED)."""
+
+    exit_code = EXIT_NOTHING_FILLED
 
 
 # --- arguments -----------------------------------------------------------------------------------
@@ -34,8 +52,9 @@ def _box(text: str) -> Bounds:
         x, y, w, h = (int(p) for p in parts)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected x,y,w,h (four whole numbers), not {text!r}") from None
-    if x < 0 or y < 0 or w < 1 or h < 1:
-        raise argparse.ArgumentTypeError(f"x and y must be >= 0 and w and h >= 1, not {text!r}")
+    for name, value, least in (("x", x, 0), ("y", y, 0), ("w", w, 1), ("h", h, 1)):
+        if value < least:
+            raise argparse.ArgumentTypeError(f"{name} must be >= {least}, not {value} (in {text!r})")
     return Bounds.from_xywh((x, y, w, h))
 
 
@@ -79,6 +98,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         help="fill the damage a mask marks in one photo",
         description="Fill the damage marked in MASK (non-zero = damaged) and write the restored photo. "
         "Only damaged pixels change; bit depth, alpha and the colour profile are kept.",
+        epilog=EXIT_STATUS,
     )
     p.add_argument("image", metavar="IMAGE", type=Path, help="the damaged photo")
     p.add_argument("--mask", "-m", required=True, type=Path, metavar="MASK", help="damage mask, same size")
@@ -182,6 +202,29 @@ def is_lossy(output: Path) -> bool:
     return WRITE_SUFFIXES.get(output.suffix.lower()) in LOSSY_FORMATS
 
 
+def check_inputs(image: Path, mask: Path) -> None:
+    """Refuse a missing photo or mask at once, before the engine's imports cost a second."""
+    for path in (image, mask):
+        if path.is_dir():
+            raise RestorerError(f"{path} is a folder, not an image")
+        if not path.exists():
+            raise RestorerError(f"{path} does not exist")
+
+
+def sweep_outputs(paths: list[Path | None], quiet: bool, prefix: str = "") -> None:
+    """Remove the temp files an interrupted run (killed, power cut) left in the output folders."""
+    from restorer.core.files import sweep_stale_temps
+
+    folders = {p.parent for p in paths if p is not None}
+    removed = [path for folder in sorted(folders) for path in sweep_stale_temps(folder)]
+    if removed and not quiet:
+        where = ", ".join(sorted({str(p.parent) for p in removed}))
+        print(
+            f"restorer: {prefix}removed {len(removed)} temp file(s) an interrupted run left in {where}",
+            file=sys.stderr,
+        )
+
+
 def check_output(
     output: Path,
     image: Path,
@@ -256,26 +299,41 @@ def restore_file(
     report_path: Path | None = None,
     lossy: bool = False,
 ) -> RestoreResult:
-    """Read, restore and write one photo (and its candidates and record); RestorerError on failure."""
+    """Read, restore and write one photo (and its candidates and record); RestorerError on failure,
+    NothingFilled when there was nothing it could fill (then nothing is written)."""
+    extras = (record_path, candidates_dir, layers_path, report_path)
+    check_inputs(image, mask_path)
+    check_output(output, image, mask_path, overwrite, *extras, lossy=lossy)
+    # Only now the engine's imports (scipy...): a mistyped path fails in a blink, not a second.
     from restorer.core.imageio import read_mask, read_photo, write_photo
     from restorer.core.jobs import run_to_end
     from restorer.core.patches import apply_result
     from restorer.core.pipeline import restore
-    from restorer.core.record import intervention_record, write_record
+    from restorer.core.record import intervention_record, with_record_xmp, write_record
 
-    extras = (record_path, candidates_dir, layers_path, report_path)
-    check_output(output, image, mask_path, overwrite, *extras, lossy=lossy)
-    photo = read_photo(image)
+    candidates_file = None if candidates_dir is None else candidates_dir / "region"
+    sweep_outputs([output, record_path, layers_path, report_path, candidates_file], quiet, prefix)
+    with warnings.catch_warnings(record=True) as caught:  # e.g. only the first page of a TIFF is read
+        warnings.simplefilter("always")
+        photo = read_photo(image)
+    for w in caught:
+        print(f"restorer: warning: {prefix}{w.message}", file=sys.stderr)
     mask = read_mask(mask_path, photo.size)
+    if not mask.any():
+        raise NothingFilled(f"{mask_path} marks no damage: nothing to fill; nothing was written")
     job = restore(photo, mask, options)
     started = time.monotonic()
     result = run_to_end(job, _silent if quiet else ProgressBar(sys.stderr, prefix))
     for warning in result.warnings:
         print(f"restorer: warning: {prefix}{warning}", file=sys.stderr)
+    if not result.patches:
+        raise NothingFilled("no region could be filled (see the warnings above); nothing was written")
+    files = {"photo": image, "mask": mask_path, "output": output}
+    record = intervention_record(photo, [result], files)  # built always: the output's XMP holds it
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         restored = apply_result(photo, result)
-        write_photo(restored, output, overwrite=overwrite, protect=mask_path)
+        write_photo(with_record_xmp(restored, record, output), output, overwrite=overwrite, protect=mask_path)
         if candidates_dir is not None:
             write_candidates(photo, result, candidates_dir)
     for w in caught:
@@ -285,9 +343,8 @@ def restore_file(
             f"restorer: warning: {prefix}{output} is lossy (--lossy): pixels outside the mask changed too",
             file=sys.stderr,
         )
-    files = {"photo": image, "mask": mask_path, "output": output}
     if record_path is not None:
-        write_record(intervention_record(photo, [result], files), record_path)
+        write_record(record, record_path)
     if layers_path is not None or report_path is not None:
         from restorer.editing.conservation import write_for_result
 

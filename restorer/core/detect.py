@@ -184,6 +184,23 @@ def find_candidates(pixels: np.ndarray, tuning: Tuning = TUNING) -> tuple[Lumina
     return luma, found
 
 
+#: The smallest side the detectors' 3x3 neighbourhoods (and the learned one's tiles) work on.
+MIN_SIDE = 3
+
+
+def check_shape(pixels: np.ndarray) -> None:
+    """Refuse, naming the cause, what no detector can look at: a photo thinner than MIN_SIDE pixels,
+    or an array that is no photo at all."""
+    if pixels.ndim != 3 or not 1 <= pixels.shape[2] <= 4:
+        raise RestorerError(f"damage detection needs an (H, W, C) photo, got shape {pixels.shape}")
+    height, width = pixels.shape[:2]
+    if min(height, width) < MIN_SIDE:
+        raise RestorerError(
+            f"the photo is {width}x{height} pixels: damage detection needs at least "
+            f"{MIN_SIDE} pixels in each direction"
+        )
+
+
 def luminance(pixels: np.ndarray) -> Luminance:
     """Rec. 601 luminance in fixed point (exact enough: 1/256 of a grey level at worst)."""
     if not isinstance(pixels, np.ndarray) or pixels.dtype not in (np.uint8, np.uint16):
@@ -191,8 +208,7 @@ def luminance(pixels: np.ndarray) -> Luminance:
         raise RestorerError(f"damage detection needs 8- or 16-bit pixels, got {kind}")
     if pixels.ndim == 2:
         pixels = pixels[..., None]
-    if pixels.ndim != 3 or not 1 <= pixels.shape[2] <= 4 or min(pixels.shape[:2]) < 3:
-        raise RestorerError(f"damage detection needs an (H, W, C) photo, got shape {pixels.shape}")
+    check_shape(pixels)
     if pixels.shape[2] < 3:  # grey, or grey + alpha
         grey = pixels[..., 0]
         if grey.dtype == np.uint8:

@@ -14,8 +14,10 @@ import errno
 import io
 import json
 import os
+import re
 import secrets
 import shutil
+import time
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
@@ -134,10 +136,62 @@ def check_json(tmp: Path) -> None:
     json.loads(tmp.read_bytes().decode("utf-8"))
 
 
+#: A temp file of ours untouched this long belongs to a run that died (SIGKILL, power cut): a live
+#: writer keeps writing to it, and no encode or read-back pauses anywhere near this long.
+STALE_TEMP_SECONDS = 3600
+#: A temp file whose writer is gone is stale once this old: the grace covers a writer on another
+#: machine sharing the folder, whose process id means nothing here.
+DEAD_WRITER_GRACE_SECONDS = 60
+# ".NAME.PID-HEX.tmp"; the PID part is missing in files written before it was added.
+_TEMP = re.compile(r"\..+\.(?:(\d+)-)?[0-9a-f]{8}\.tmp", re.DOTALL)
+
+
+def temp_name(name: str) -> str:
+    """The temp file beside ``name``: hidden, naming its writer's process, under NAME_MAX."""
+    return f".{name[:200]}.{os.getpid()}-{secrets.token_hex(4)}.tmp"
+
+
+def _pid_gone(pid: int) -> bool:
+    if os.name != "posix" or pid == os.getpid():
+        return False  # no cheap, safe check elsewhere: the age rule alone decides
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except OSError:
+        return False  # alive under another user, or not ours to ask about
+    return False
+
+
+def sweep_stale_temps(folder: Path, now: float | None = None) -> list[Path]:
+    """Remove the temp files an interrupted run of ours left in ``folder``; return what was removed.
+
+    Only names of the shape :func:`temp_name` makes, and only when stale: untouched for
+    ``STALE_TEMP_SECONDS``, or for ``DEAD_WRITER_GRACE_SECONDS`` with its writer no longer running.
+    """
+    now = time.time() if now is None else now
+    removed = []
+    try:
+        candidates = [p for p in Path(folder).iterdir() if _TEMP.fullmatch(p.name)]
+    except OSError:
+        return removed
+    for path in candidates:
+        try:
+            age = now - path.lstat().st_mtime
+            pid = _TEMP.fullmatch(path.name).group(1)
+            dead = pid is not None and age > DEAD_WRITER_GRACE_SECONDS and _pid_gone(int(pid))
+            if path.is_file() and not path.is_symlink() and (age > STALE_TEMP_SECONDS or dead):
+                path.unlink()
+                removed.append(path)
+        except OSError:
+            continue  # gone meanwhile, or not ours to remove
+    return removed
+
+
 def _replace_with(path: Path, write: Callable[[Path, int], int | None], check: Check | None) -> Path:
     """The shared core: create the temp file, ``write(tmp, fd)`` (-> bytes written, or None when not
     known), verify, rename. Any failure removes the temp file."""
-    tmp = path.with_name(f".{path.name[:200]}.{secrets.token_hex(4)}.tmp")  # stays under NAME_MAX
+    tmp = path.with_name(temp_name(path.name))
     try:
         # os.open with 0o666 gives the mode a new file normally gets (umask applies), unlike mkstemp's 0o600.
         fd = os.open(tmp, os.O_RDWR | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)

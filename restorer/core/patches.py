@@ -29,6 +29,11 @@ def compose(window: np.ndarray, hole: np.ndarray, candidate: np.ndarray, blend: 
     Generated content is Poisson-blended (its gradients, the photo's colours at the hole's edge);
     fills that already meet the edge are pasted. Only the pixels around the hole are read.
     """
+    if not np.isfinite(candidate).all():  # else the blend reports the photo's pixels as the culprit
+        raise RestorerError(
+            "the fill produced NaN or infinite values (a model whose weights or search overflowed); "
+            "try another method or model"
+        )
     if blend:
         from restorer.core.poisson import poisson_blend
 

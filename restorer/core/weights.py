@@ -192,6 +192,9 @@ def _structure_problem(payload: dict) -> str | None:
             isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in sd.items()
         ):
             return f"the weights for {name!r} are not a table of tensors"
+        broken = next((k for k, v in sd.items() if v.is_floating_point() and not v.isfinite().all()), None)
+        if broken is not None:  # the checksum matches what was saved: training itself diverged
+            return f"the weights for {name!r} hold NaN or infinite values ({broken}): the model is broken"
     if not isinstance(payload.get("provenance", {}), dict):
         return "the weights file's provenance is not a table"
     return None

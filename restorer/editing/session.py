@@ -3,9 +3,11 @@
 A session is a folder ``<data dir>/sessions/<id>/`` holding ``manifest.json`` (photo path and
 fingerprint, history position, restore settings), one ``entries/NNNNNN.npz`` per undoable history
 entry and, once the history has trimmed old entries, one ``entries/NNNNNN-baked.npz`` with the
-state they left (:class:`restorer.editing.history.Baked`). Entries never change once written, so
-an autosave writes only the new ones, then the manifest (atomically), then removes what it no
-longer lists. Loading re-reads the photo, restores the baked state and replays the entries up to
+state they left (:class:`restorer.editing.history.Baked`), and ``lock``, held by the window writing
+the session (:func:`_lock`): a session nobody holds was left by a crash or kept on purpose, and
+:func:`recoverable_sessions` checks every manifest field before offering it. Entries never change
+once written, so an autosave writes only the new ones, then the manifest (atomically), then removes
+what it no longer lists. Loading re-reads the photo, restores the baked state and replays the entries up to
 the saved position. Results are stored field by field (``RestoreOptions.record()``), so loading
 needs no engine.
 """
@@ -15,11 +17,14 @@ from __future__ import annotations
 import io
 import json
 import os
+import re
 import shutil
 import time
 import uuid
-from dataclasses import dataclass, replace
+import zipfile
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -40,8 +45,12 @@ from restorer.editing.history import (
     SetBox,
 )
 
+if TYPE_CHECKING:
+    from filelock import FileLock
+
 FORMAT = "restorer-session/2"
 MANIFEST = "manifest.json"
+LOCK = "lock"  # held by the window writing the session, see _lock
 
 
 def data_dir() -> Path:
@@ -62,16 +71,30 @@ def _write_bytes(path: Path, data: bytes) -> None:
     atomic_write_bytes(path, data, check_json if path.suffix == ".json" else check_zip)
 
 
-def _pid_alive(pid: int) -> bool:
-    if os.name != "posix":
-        return False  # no cheap, safe check elsewhere: treat the owner as gone
+def _lock(folder: Path) -> FileLock:
+    """The session's lock file. The window holding it is alive: the OS drops the lock when the process
+    dies however it dies, on every platform, so no process id has to be probed. ``thread_local=False``:
+    a lock taken on one thread may be released on another."""
+    from filelock import FileLock
+
+    return FileLock(folder / LOCK, timeout=0, thread_local=False)
+
+
+def _held_elsewhere(folder: Path) -> bool:
+    """Whether a running window (another process, or a store of this one) holds the session's lock."""
+    from filelock import Timeout
+
+    if not (folder / LOCK).exists():
+        return False  # never locked, or written by a version without locks: nobody can hold it
+    probe = _lock(folder)
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
+        probe.acquire()
+    except Timeout:
         return True
-    return True
+    except OSError:
+        return False  # a read-only folder: no window can be writing it
+    probe.release()
+    return False
 
 
 def _box_list(box: Bounds | None) -> list[int] | None:
@@ -295,20 +318,126 @@ def photo_fingerprint(path: Path) -> dict:
 
 @dataclass
 class SessionInfo:
+    """A session found on disk. ``problem`` says why it cannot be recovered (then only discarding it
+    makes sense); the properties are safe to show for a broken manifest too."""
+
     folder: Path
     manifest: dict
+    problem: str | None = None
+    _claim: FileLock | None = field(default=None, repr=False, compare=False)
 
     @property
     def photo(self) -> Path:
-        return Path(self.manifest["photo"])
+        photo = self.manifest.get("photo")
+        return Path(photo) if isinstance(photo, str) and photo else Path(self.folder.name)
 
     @property
     def changes(self) -> int:
-        return int(self.manifest.get("position", 0)) + int(self.manifest.get("baked_count", 0))
+        position, baked = self.manifest.get("position", 0), self.manifest.get("baked_count", 0)
+        return max(position, 0) + max(baked, 0) if self.problem is None else 0
 
     @property
     def updated(self) -> str:
-        return self.manifest.get("updated", "")
+        updated = self.manifest.get("updated", "")
+        return updated if isinstance(updated, str) else ""
+
+    @property
+    def settings(self) -> dict:
+        """The window's restore settings, or {} when they do not read back (the work is still good)."""
+        settings = self.manifest.get("settings", {})
+        try:
+            box = RestoreOptions.from_record(settings).box if isinstance(settings, dict) else None
+        except (TypeError, ValueError, AttributeError):
+            return {}
+        if box is not None and (box.top < 0 or box.left < 0 or box.height < 1 or box.width < 1):
+            return {}
+        return settings if isinstance(settings, dict) else {}
+
+    def claim(self) -> None:
+        """Take the session's lock before recovering it, so a second window cannot take it too."""
+        if self._claim is None:
+            self._claim = _take_lock(self.folder)
+
+    def release(self) -> None:
+        if self._claim is not None:
+            self._claim.release()
+            self._claim = None
+
+
+def _take_lock(folder: Path) -> FileLock:
+    from filelock import Timeout
+
+    lock = _lock(folder)
+    try:
+        lock.acquire()
+    except Timeout:
+        raise RestorerError(f"the session {folder.name} is open in another Restorer window") from None
+    return lock
+
+
+# ----- checking a manifest before anything is read from it -----
+
+_ENTRY_NAME = re.compile(r"\d{6}\.npz")
+_BAKED_NAME = re.compile(r"\d{6}-baked\.npz")
+
+
+def _whole(value: object, low: int = 0) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= low
+
+
+def _kind(value: object) -> str:
+    return {list: "a list", type(None): "null", str: "a string"}.get(type(value), type(value).__name__)
+
+
+def manifest_problem(manifest: object, folder: Path) -> str | None:
+    """Why this manifest cannot be recovered, or None. Every field ``SessionStore.save`` writes is
+    checked here, so that nothing read later (the recovery prompt, loading, adopting) meets a surprise."""
+    if not isinstance(manifest, dict):
+        return f"its manifest holds {_kind(manifest)}, not a session"
+    checks = (_photo_problem, _history_problem, _owner_problem)
+    return next((p for p in (check(manifest, folder) for check in checks) if p), None)
+
+
+def _photo_problem(m: dict, folder: Path) -> str | None:
+    if not isinstance(m.get("photo"), str) or not m["photo"]:
+        return "it names no photo"
+    size = m.get("size")
+    if not (isinstance(size, list) and len(size) == 2 and all(_whole(v, 1) for v in size)):
+        return f"its photo size {size!r} is not two positive whole numbers"
+    fingerprint = m.get("fingerprint")
+    if fingerprint is not None and not (
+        isinstance(fingerprint, dict) and all(_whole(fingerprint.get(k)) for k in ("bytes", "mtime_ns"))
+    ):
+        return f"its photo fingerprint {fingerprint!r} is unreadable"
+    return None
+
+
+def _history_problem(m: dict, folder: Path) -> str | None:
+    entries = m.get("entries")
+    if not (
+        isinstance(entries, list) and all(isinstance(n, str) and _ENTRY_NAME.fullmatch(n) for n in entries)
+    ):
+        return "its list of history entries is unreadable"
+    position = m.get("position")
+    if not (_whole(position) and position <= len(entries)):
+        return f"its history position {position!r} is not a whole number from 0 to {len(entries)}"
+    baked, baked_count = m.get("baked"), m.get("baked_count", 0)
+    if baked is not None and not (isinstance(baked, str) and _BAKED_NAME.fullmatch(baked)):
+        return f"its trimmed-history file name {baked!r} is unreadable"
+    if not _whole(baked_count) or (baked is None and baked_count != 0):
+        return f"its trimmed-history count {baked_count!r} does not match its file"
+    missing = [n for n in [*entries, *([baked] if baked else [])] if not (folder / "entries" / n).is_file()]
+    if missing:
+        return f"its history file entries/{missing[0]} is missing"
+    return None
+
+
+def _owner_problem(m: dict, folder: Path) -> str | None:
+    if "pid" in m and not _whole(m["pid"]):
+        return f"its process id {m['pid']!r} is not a whole number"
+    if not isinstance(m.get("updated", ""), str) or not isinstance(m.get("kept", False), bool):
+        return "its save time or kept flag is unreadable"
+    return None
 
 
 def _still_written(written: list[tuple[Entry, str]], live: list[Entry]) -> tuple[list, list[str]]:
@@ -328,6 +457,7 @@ class SessionStore:
         self._written: list[tuple[Entry, str]] = []  # (entry, file name) in history order
         self._baked: tuple[int, str] | None = None  # (Baked.count, file name) of the baked state on disk
         self._counter = 0
+        self._lock: FileLock | None = None  # held from the first save: this window is writing here
 
     @classmethod
     def create(cls, root: Path | None = None) -> SessionStore:
@@ -339,6 +469,8 @@ class SessionStore:
     def adopt(cls, info: SessionInfo, entries: list[Entry]) -> SessionStore:
         """Continue writing into a recovered session whose files hold ``entries``."""
         store = cls(info.folder)
+        info.claim()  # the recovering window usually claimed it already, before loading
+        store._lock, info._claim = info._claim, None
         store._written = list(zip(entries, info.manifest["entries"], strict=True))
         if info.manifest.get("baked"):
             store._baked = (int(info.manifest["baked_count"]), info.manifest["baked"])
@@ -353,7 +485,10 @@ class SessionStore:
     def save(self, doc: Document, extra: dict | None = None) -> None:
         """Write what is not on disk yet, then the manifest, then drop the files it no longer lists."""
         entries_dir = self.folder / "entries"
-        entries_dir.mkdir(parents=True, exist_ok=True)
+        self.folder.mkdir(parents=True, exist_ok=True)
+        if self._lock is None:
+            self._lock = _take_lock(self.folder)  # before any other file: the folder is taken
+        entries_dir.mkdir(exist_ok=True)
         history = doc.history
         written, stale = _still_written(self._written, history.entries)
         keep = len(written)
@@ -395,31 +530,47 @@ class SessionStore:
             manifest = json.loads(path.read_text())
             manifest["kept"] = True
             _write_bytes(path, json.dumps(manifest, indent=1).encode())
+        self.release()  # no longer this window's: the next start offers it back
+
+    def release(self) -> None:
+        if self._lock is not None:
+            self._lock.release()
+            self._lock = None
 
     def delete(self) -> None:
+        self.release()  # Windows cannot remove a file that is open
         shutil.rmtree(self.folder, ignore_errors=True)
 
 
 def recoverable_sessions(root: Path | None = None) -> list[SessionInfo]:
-    """Sessions left behind by a crash or kept on purpose, newest first (not ones still open)."""
+    """Sessions left behind by a crash or kept on purpose, newest first, not those a running window
+    holds. A session whose manifest does not check out is listed with its ``problem``."""
     root = root or sessions_root()
-    found = []
     if not root.is_dir():
-        return found
-    for folder in root.iterdir():
-        path = folder / MANIFEST
-        try:
-            manifest = json.loads(path.read_text())
-        except (OSError, ValueError):
-            continue
-        if manifest.get("format") != FORMAT:
-            continue
-        pid = int(manifest.get("pid", -1))
-        if not manifest.get("kept") and (pid == os.getpid() or _pid_alive(pid)):
-            continue  # that window is still open
-        found.append(SessionInfo(folder, manifest))
+        return []
+    found = [info for folder in root.iterdir() if (info := _read_session(folder)) is not None]
     found.sort(key=lambda s: s.updated, reverse=True)
     return found
+
+
+def _read_session(folder: Path) -> SessionInfo | None:
+    """The session in ``folder``; None when there is none, another version wrote it or a window has it."""
+    path = folder / MANIFEST
+    if not path.is_file() or _held_elsewhere(folder):
+        return None  # a window is creating or writing it (the lock comes before the manifest)
+    try:
+        manifest = json.loads(path.read_bytes().decode("utf-8"))
+    except OSError as exc:
+        return SessionInfo(folder, {}, f"its manifest cannot be read ({exc.strerror or exc})")
+    except ValueError:
+        return SessionInfo(folder, {}, "its manifest is not valid JSON")
+    fmt = manifest.get("format") if isinstance(manifest, dict) else None
+    if isinstance(fmt, str) and fmt.startswith("restorer-session/") and fmt != FORMAT:
+        return None  # another version's: that version can recover it
+    if fmt != FORMAT and isinstance(manifest, dict):
+        return SessionInfo(folder, manifest, f"its manifest names no session format ({fmt!r})")
+    problem = manifest_problem(manifest, folder)
+    return SessionInfo(folder, manifest if isinstance(manifest, dict) else {}, problem)
 
 
 def load_session(info: SessionInfo) -> tuple[Document, list[Entry], bool]:
@@ -430,6 +581,8 @@ def load_session(info: SessionInfo) -> tuple[Document, list[Entry], bool]:
     """
     from restorer.core.imageio import read_photo
 
+    if info.problem is not None:
+        raise RestorerError(f"the session cannot be recovered: {info.problem}")
     manifest = info.manifest
     photo_path = info.photo
     if not photo_path.exists():
@@ -438,17 +591,30 @@ def load_session(info: SessionInfo) -> tuple[Document, list[Entry], bool]:
     if list(photo.size) != list(manifest["size"]):
         raise RestorerError(f"{photo_path.name} has changed size since the session was saved")
     doc = Document(photo, photo_path)
+    try:
+        entries = _replay(info.folder / "entries", manifest, doc)
+    except _DAMAGE as exc:  # files that passed their checks when written but read back wrong now
+        raise RestorerError(f"the session's history is damaged ({type(exc).__name__}: {exc})") from None
+    changed = photo_fingerprint(photo_path) != manifest.get("fingerprint")
+    return doc, entries, changed
+
+
+# What a damaged entry file can raise on the way through numpy, zip, JSON and the history.
+_DAMAGE = (OSError, EOFError, KeyError, IndexError, TypeError, ValueError, zipfile.BadZipFile)
+
+
+def _replay(folder: Path, manifest: dict, doc: Document) -> list[Entry]:
+    """Restore the baked state, read every entry and push those up to the saved position."""
     pendings: dict[str, PendingResult] = {}
     if manifest.get("baked"):
-        with np.load(info.folder / "entries" / manifest["baked"], allow_pickle=False) as data:
+        with np.load(folder / manifest["baked"], allow_pickle=False) as data:
             decode_baked(data, pendings).restore_into(doc)
     entries = []
     for name in manifest["entries"]:
-        with np.load(info.folder / "entries" / name, allow_pickle=False) as data:
+        with np.load(folder / name, allow_pickle=False) as data:
             entries.append(decode_entry(data, pendings))
     position = manifest["position"]
     for entry in entries[:position]:
         doc.history.push(entry, doc)
     doc.history.add_redo(entries[position:])
-    changed = photo_fingerprint(photo_path) != manifest.get("fingerprint")
-    return doc, entries, changed
+    return entries

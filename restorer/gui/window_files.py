@@ -152,8 +152,12 @@ class FilesMixin:
         self._saved_revision = doc.history.revision
 
     def offer_recovery(self) -> bool:
-        """Offer the newest session left by a crash (or kept); True if one is being recovered."""
+        """Offer the newest session left by a crash (or kept); True if one is being recovered.
+        Sessions that cannot be recovered are named first, each with why, and offered for removal."""
         found = sessions.recoverable_sessions()
+        for broken in [info for info in found if info.problem is not None]:
+            self.offer_discard(broken, broken.problem)
+        found = [info for info in found if info.problem is None]
         if not found:
             return False
         info = found[0]
@@ -174,6 +178,17 @@ class FilesMixin:
         self.recover(info)
         return True
 
+    def offer_discard(self, info: sessions.SessionInfo, reason: str) -> None:
+        """Say why a session cannot be recovered and offer to remove it (else it is named next time)."""
+        Role = QMessageBox.ButtonRole
+        text = f"An autosaved session cannot be recovered: {reason}.\n\n({info.folder})\n\nDiscard it?"
+        choice = self.ask(
+            "Damaged autosave", text, [("Discard", Role.DestructiveRole), ("Not Now", Role.RejectRole)]
+        )
+        info.release()
+        if choice == 0:
+            sessions.SessionStore(info.folder).delete()
+
     def recover(self, info: sessions.SessionInfo) -> None:
         def load():
             from restorer.gui.layers import PhotoLayer
@@ -186,13 +201,20 @@ class FilesMixin:
             self.set_document(doc, layer)
             self._session = sessions.SessionStore.adopt(info, entries)
             self._exported_revision = -1  # recovered work has not been exported
-            self.restore_panel.load_dict(info.manifest.get("settings", {}))
+            self.restore_panel.load_dict(info.settings)
             self._update_actions()
             note = " (the photo file has changed since)" if changed else ""
             self.statusBar().showMessage(f"Recovered {info.changes} change(s){note}", 8000)
 
+        from restorer.core.errors import RestorerError
+
+        try:
+            info.claim()  # before loading: no second window may recover it meanwhile
+        except RestorerError as exc:
+            self.show_error("Cannot recover", str(exc))
+            return
         self.statusBar().showMessage(f"Recovering {info.photo.name}…")
-        self.run_in_thread(load, done, lambda t: self.show_error("Cannot recover", t))
+        self.run_in_thread(load, done, lambda text: self.offer_discard(info, text))
 
     def import_mask(self, path: Path | None = None) -> None:
         if self.doc is None:
