@@ -297,3 +297,39 @@ def test_batch_refuses_photos_whose_outputs_collide(tmp_path, capsys):
     assert code == 1
     assert "scan.png and scan.webp would be written to the same output" in capsys.readouterr().err
     assert not out.exists()
+
+
+@pytest.mark.parametrize("suffix", [".jpg", ".jpeg"])
+def test_lossy_output_needs_lossy_and_says_what_changes(tmp_path, capsys, suffix):
+    photo, mask_path, _ = _write_pair(tmp_path, dtype=np.uint8)
+    out = tmp_path / f"out{suffix}"
+    args = ["inpaint", str(photo), "--mask", str(mask_path), "-o", str(out), "--method", "classic", "-q"]
+    before = sorted(p.name for p in tmp_path.iterdir())
+    assert main(args) == 1
+    err = capsys.readouterr().err
+    assert err == (
+        f"restorer: error: refusing to write {out}: JPEG is lossy and changes pixels outside the mask too; "
+        "write .png or .tif, or pass --lossy to accept that\n"
+    )
+    assert sorted(p.name for p in tmp_path.iterdir()) == before  # nothing written
+    assert main([*args, "--lossy"]) == 0
+    assert "pixels outside the mask changed too" in capsys.readouterr().err
+    assert out.read_bytes()[:2] == b"\xff\xd8"
+
+
+def test_batch_writes_jpeg_scans_as_png_unless_lossy(tmp_path, capsys):
+    from PIL import Image
+
+    images, masks = tmp_path / "in", tmp_path / "masks"
+    images.mkdir()
+    masks.mkdir()
+    photo, mask_path, _ = _write_pair(images, name="scan", dtype=np.uint8)
+    Image.open(photo).convert("RGB").save(images / "scan.jpg", quality=95)
+    photo.unlink()
+    mask_path.rename(masks / "scan.png")
+    args = ["batch", str(images), str(masks)]
+    assert main([*args, str(tmp_path / "a"), "--method", "classic", "-q"]) == 0
+    assert [p.name for p in (tmp_path / "a").iterdir()] == ["scan.png"]  # lossless: only damage changed
+    assert main([*args, str(tmp_path / "b"), "--method", "classic", "-q", "--lossy"]) == 0
+    assert [p.name for p in (tmp_path / "b").iterdir()] == ["scan.jpg"]
+    assert "pixels outside the mask changed too" in capsys.readouterr().err

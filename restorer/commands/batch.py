@@ -78,20 +78,26 @@ def find_mask(image: Path, masks: dict[str, Path]) -> Path | None:
     return None
 
 
-def _output_name(image: Path) -> str:
+def _output_name(image: Path, lossy: bool = False) -> str:
+    """The output's file name: the photo's own format where Restorer writes it losslessly; WebP, and
+    JPEG unless --lossy, become PNG, so that only the damaged pixels change."""
+    from restorer.commands.inpaint import is_lossy
     from restorer.core.files import WRITE_SUFFIXES
 
-    return image.name if image.suffix.lower() in WRITE_SUFFIXES else image.stem + ".png"  # WebP in, PNG out
+    if image.suffix.lower() in WRITE_SUFFIXES and (lossy or not is_lossy(image)):
+        return image.name
+    return image.stem + ".png"
 
 
-def _check_names(images: list[Path]) -> None:
+def _check_names(images: list[Path], lossy: bool = False) -> None:
     """Refuse, before any work, photos whose outputs would land on one file: ``scan.png`` and
     ``scan.webp`` both make ``scan.png`` (and share the record ``scan.json``)."""
     from restorer.core.errors import RestorerError
 
     seen: dict[str, Path] = {}
     for image in images:
-        for name in {_output_name(image).lower(), image.stem.lower()}:  # the photo; the record, candidates
+        # the photo; the record and candidates (named by stem)
+        for name in {_output_name(image, lossy).lower(), image.stem.lower()}:
             if name in seen and seen[name] != image:
                 raise RestorerError(
                     f"{seen[name].name} and {image.name} would be written to the same output ({name}); "
@@ -112,7 +118,7 @@ def run(args: argparse.Namespace) -> int:
     masks = mask_index(args.masks)
     if not images:
         raise RestorerError(f"no photos in {args.images} (looked for {', '.join(READ_SUFFIXES)})")
-    _check_names(images)
+    _check_names(images, args.lossy)
     try:
         for folder in (args.out, args.record):
             if folder is not None:
@@ -133,7 +139,7 @@ def run(args: argparse.Namespace) -> int:
             restore_file(
                 image,
                 mask,
-                args.out / _output_name(image),
+                args.out / _output_name(image, args.lossy),
                 options,
                 overwrite=args.overwrite,
                 quiet=args.quiet,
