@@ -29,10 +29,10 @@ from bench_detect import make_scan
 from restorer.training.synthetic_damage import stain_mask
 
 
-def mixed_damage_scan(quick: bool) -> tuple[np.ndarray, np.ndarray]:
+def mixed_damage_scan(quick: bool, stains: int = 60) -> tuple[np.ndarray, np.ndarray]:
     scan, mask = make_scan()
     rng = np.random.default_rng(7)
-    mask |= stain_mask(mask.shape, rng, count=10, size=(0.01, 0.03))  # holes 60-180 px across
+    mask |= stain_mask(mask.shape, rng, count=stains, size=(0.01, 0.03))  # holes 60-180 px across
     if quick:  # a quarter of the scan, for a fast look
         scan, mask = scan[:2000, :3000], mask[:2000, :3000]
     return scan, mask
@@ -54,8 +54,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="6 MP instead of 24 MP")
     parser.add_argument("--concurrent", type=int, default=1, help="restores run at once (default 1)")
     parser.add_argument("--method", default="auto")
+    parser.add_argument("--stains", type=int, default=60, help="wide holes (default 60)")
     args = parser.parse_args(argv)
-    scan, mask = mixed_damage_scan(args.quick)
+    scan, mask = mixed_damage_scan(args.quick, args.stains)
     print(f"# {machine()}; load before: {load_average()}")
     print(f"scan {scan.shape[1]}x{scan.shape[0]}, {mask.sum() / 1e6:.2f} MP damaged, method {args.method}")
     with tempfile.TemporaryDirectory() as tmp:

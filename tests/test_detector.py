@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image, ImageDraw, ImageFont
-from scipy import ndimage as ndi
+from synthetic_photos import clean_photo, near
 
 from restorer.cli import main
 from restorer.core.detect_learned import damage_probability, detect_damage_learned, installed_detector
@@ -25,24 +25,6 @@ from restorer.training.detector_data import damaged_pair, load_clean_photos
 from restorer.training.synthetic_damage import apply_damage, crack_mask
 
 SHIPPED = Path(__file__).resolve().parents[1] / "models" / "detector.pt"
-
-
-def _near(mask: np.ndarray, radius: int = 2) -> np.ndarray:
-    return ndi.maximum_filter(mask.view(np.uint8), size=2 * radius + 1).view(bool)
-
-
-def _print(seed: int, size: int = 256) -> np.ndarray:
-    """An undamaged 'print': smooth colour fields, soft shapes and light grain (uint8 RGB)."""
-    rng = np.random.default_rng(seed)
-    field = ndi.gaussian_filter(rng.normal(size=(size, size, 3)), (20, 20, 0))
-    image = 0.5 + 0.2 * field / field.std()
-    yy, xx = np.mgrid[:size, :size]
-    for _ in range(4):
-        cy, cx = rng.uniform(0, size, 2)
-        disc = ndi.gaussian_filter((np.hypot(yy - cy, xx - cx) < rng.uniform(15, 50)).astype(float), 1.5)
-        image = image * (1 - disc[..., None]) + rng.uniform(0.15, 0.85, 3) * disc[..., None]
-    image += rng.normal(0, 0.012, image.shape)
-    return np.rint(np.clip(image, 0, 1) * 255).astype(np.uint8)
 
 
 def _drain(gen) -> tuple[list[dict], Path]:
@@ -62,7 +44,7 @@ def tiny_model(tmp_path_factory) -> Path:
     data = root / "photos"
     data.mkdir()
     for i in range(3):
-        Image.fromarray(_print(i, 96)).save(data / f"print{i}.png")
+        Image.fromarray(clean_photo(i, 96)).save(data / f"print{i}.png")
     cfg = DetectorTrainConfig(
         data=[str(data)], out=str(root / "run"), size=32, steps=3, batch=2, base=4, depth=2
     )
@@ -77,7 +59,7 @@ def test_a_tiny_detector_trains_exports_and_detects(tiny_model):
     assert model.kind == "detector"
     assert model.arch == DetectorArch(base=4, depth=2, crop=32)
     assert model.provenance["steps"] == 3
-    photo = _print(7, 70)  # not a multiple of the net's 4: inference pads
+    photo = clean_photo(7, 70)  # not a multiple of the net's 4: inference pads
     prob = damage_probability(photo, model)
     assert prob.shape == (70, 70) and prob.dtype == np.float32
     assert prob.min() >= 0.0 and prob.max() <= 1.0
@@ -117,7 +99,7 @@ def test_tiles_agree_with_one_pass(tmp_path):
         net.head.weight.mul_(100)  # a random net's output barely varies; spread it over [0, 1]
     path = save_weights(tmp_path / "d.pt", "detector", net.arch, {"detector": net}, {"steps": 0})
     model = load_model(path)
-    photo = _print(3, 160)
+    photo = clean_photo(3, 160)
     whole = damage_probability(photo, model, tile=512, overlap=0)
     assert whole.std() > 0.1  # measured 0.16: the comparison below means something
     tiled = damage_probability(photo, model, tile=64, overlap=24)
@@ -130,7 +112,7 @@ def test_tiles_agree_with_one_pass(tmp_path):
 
 def test_sixteen_bit_and_grey_photos_give_the_same_answer_as_eight_bit(tiny_model):
     model = load_model(tiny_model)
-    photo8 = _print(5, 64)
+    photo8 = clean_photo(5, 64)
     photo16 = photo8.astype(np.uint16) * 257
     grey8 = photo8[..., 0]
     p8 = damage_probability(photo8, model)
@@ -143,11 +125,11 @@ def test_bad_pixels_and_thresholds_are_refused(tiny_model):
     with pytest.raises(RestorerError, match="8- or 16-bit"):
         damage_probability(np.zeros((40, 40, 3), np.float32), model)
     with pytest.raises(RestorerError, match="between 0 and 1"):
-        detect_damage_learned(_print(1, 40), 1.5, model)
+        detect_damage_learned(clean_photo(1, 40), 1.5, model)
 
 
 def test_training_pairs_mark_damage_and_leave_clean_crops_unmarked():
-    clean = _print(2, 128)
+    clean = clean_photo(2, 128)
     marked = [damaged_pair(clean, np.random.default_rng(s)) for s in range(30)]
     fractions = [m.mean() for _, m in marked]
     assert any(f == 0 for f in fractions), "some crops must stay clean (pure negatives)"
@@ -172,20 +154,20 @@ def test_the_shipped_detector_is_installed_and_checked():
 
 @shipped
 def test_a_drawn_crack_network_is_found():
-    photo = _print(11, 320)
+    photo = clean_photo(11, 320)
     rng = np.random.default_rng(5)
     truth = crack_mask(photo.shape, rng, count=8)
     damaged = apply_damage(photo, truth, rng, "crack")
     found = detect_damage_learned(damaged)
-    recall = (truth & _near(found)).sum() / truth.sum()
-    precision = (found & _near(truth)).sum() / max(found.sum(), 1)
+    recall = (truth & near(found)).sum() / truth.sum()
+    precision = (found & near(truth)).sum() / max(found.sum(), 1)
     # The classic detector finds ~0.5 of such a network; the shipped network measures far more.
     assert recall > 0.7, recall
     assert precision > 0.7, precision
 
 
 def _text_and_lines(size: int = 320) -> np.ndarray:
-    im = Image.fromarray(_print(13, size))
+    im = Image.fromarray(clean_photo(13, size))
     draw = ImageDraw.Draw(im)
     font = ImageFont.load_default(size=18)
     for row, words in enumerate(("Grand Hotel 1923", "No. 17 avenue", "PHOTO STUDIO Ltd")):
@@ -206,7 +188,7 @@ def test_printed_text_and_thin_lines_are_not_flagged():
 
 @shipped
 def test_detect_command_uses_the_learned_detector_with_a_threshold(tmp_path, capsys):
-    photo = _print(17, 200)
+    photo = clean_photo(17, 200)
     rng = np.random.default_rng(1)
     truth = crack_mask(photo.shape, rng, count=4)
     path = tmp_path / "p.png"

@@ -188,9 +188,14 @@ def find_candidates(pixels: np.ndarray, tuning: Tuning = TUNING) -> tuple[Lumina
 MIN_SIDE = 3
 
 
-def check_shape(pixels: np.ndarray) -> None:
-    """Refuse, naming the cause, what no detector can look at: a photo thinner than MIN_SIDE pixels,
-    or an array that is no photo at all."""
+def check_pixels(pixels: np.ndarray) -> np.ndarray:
+    """The photo as (H, W, C) 8- or 16-bit pixels; refuse, naming the cause, what no detector can
+    look at: another dtype, a photo thinner than MIN_SIDE pixels, or an array that is no photo."""
+    if not isinstance(pixels, np.ndarray) or pixels.dtype not in (np.uint8, np.uint16):
+        kind = getattr(pixels, "dtype", type(pixels).__name__)
+        raise RestorerError(f"damage detection needs 8- or 16-bit pixels, got {kind}")
+    if pixels.ndim == 2:
+        pixels = pixels[..., None]
     if pixels.ndim != 3 or not 1 <= pixels.shape[2] <= 4:
         raise RestorerError(f"damage detection needs an (H, W, C) photo, got shape {pixels.shape}")
     height, width = pixels.shape[:2]
@@ -199,16 +204,12 @@ def check_shape(pixels: np.ndarray) -> None:
             f"the photo is {width}x{height} pixels: damage detection needs at least "
             f"{MIN_SIDE} pixels in each direction"
         )
+    return pixels
 
 
 def luminance(pixels: np.ndarray) -> Luminance:
     """Rec. 601 luminance in fixed point (exact enough: 1/256 of a grey level at worst)."""
-    if not isinstance(pixels, np.ndarray) or pixels.dtype not in (np.uint8, np.uint16):
-        kind = getattr(pixels, "dtype", type(pixels).__name__)
-        raise RestorerError(f"damage detection needs 8- or 16-bit pixels, got {kind}")
-    if pixels.ndim == 2:
-        pixels = pixels[..., None]
-    check_shape(pixels)
+    pixels = check_pixels(pixels)
     if pixels.shape[2] < 3:  # grey, or grey + alpha
         grey = pixels[..., 0]
         if grey.dtype == np.uint8:

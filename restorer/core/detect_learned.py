@@ -47,14 +47,9 @@ def _threads(n: int | None) -> Iterator[None]:
 
 def _as_rgb_float(pixels: np.ndarray) -> np.ndarray:
     """(H, W) / (H, W, 1-4) uint8 / uint16 -> (H, W, 3) float32 in [-1, 1]; alpha dropped, grey repeated."""
-    if not isinstance(pixels, np.ndarray) or pixels.dtype not in (np.uint8, np.uint16):
-        kind = getattr(pixels, "dtype", type(pixels).__name__)
-        raise RestorerError(f"damage detection needs 8- or 16-bit pixels, got {kind}")
-    if pixels.ndim == 2:
-        pixels = pixels[..., None]
-    from restorer.core.detect import check_shape
+    from restorer.core.detect import check_pixels
 
-    check_shape(pixels)
+    pixels = check_pixels(pixels)
     colour = pixels[..., :3] if pixels.shape[2] >= 3 else np.repeat(pixels[..., :1], 3, axis=2)
     scale = np.float32(2.0 / np.iinfo(pixels.dtype).max)
     return colour.astype(np.float32) * scale - np.float32(1.0)

@@ -47,7 +47,7 @@ def load_photo(path: Path):
     from restorer.gui.layers import PhotoLayer
 
     doc = Document(read_photo(path), path)
-    return doc, PhotoLayer(doc.photo.pixels)
+    return doc, PhotoLayer(doc.photo.pixels, doc.photo.icc_profile)  # shown in sRGB, built off the GUI thread
 
 
 class FilesMixin:
@@ -194,7 +194,7 @@ class FilesMixin:
             from restorer.gui.layers import PhotoLayer
 
             doc, entries, changed = sessions.load_session(info)
-            return doc, entries, changed, PhotoLayer(doc.photo.pixels)
+            return doc, entries, changed, PhotoLayer(doc.photo.pixels, doc.photo.icc_profile)
 
         def done(value) -> None:
             doc, entries, changed, layer = value

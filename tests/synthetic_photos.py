@@ -1,0 +1,25 @@
+"""Undamaged test 'photos' for the detectors' tests: smooth colour fields, soft shapes, light grain."""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import ndimage as ndi
+
+
+def clean_photo(seed: int, size: int = 256) -> np.ndarray:
+    """(size, size, 3) uint8: an undamaged print with nothing a detector should flag."""
+    rng = np.random.default_rng(seed)
+    field = ndi.gaussian_filter(rng.normal(size=(size, size, 3)), (24, 24, 0))
+    image = 0.5 + 0.25 * field / field.std()
+    yy, xx = np.mgrid[:size, :size]
+    for _ in range(5):
+        cy, cx = rng.uniform(0, size, 2)
+        disc = ndi.gaussian_filter((np.hypot(yy - cy, xx - cx) < rng.uniform(12, 50)).astype(float), 1.2)
+        image = image * (1 - disc[..., None]) + rng.uniform(0.1, 0.9, 3) * disc[..., None]
+    image += rng.normal(0, 0.01, image.shape)
+    return np.rint(np.clip(image, 0, 1) * 255).astype(np.uint8)
+
+
+def near(mask: np.ndarray, radius: int = 2) -> np.ndarray:
+    """Pixels within ``radius`` of the mask: the tolerance band the detector benchmarks use too."""
+    return ndi.maximum_filter(mask.view(np.uint8), size=2 * radius + 1).view(bool)
