@@ -91,7 +91,8 @@ class RestoreController(QObject):
         if self.thread is not None:
             return
         mask = mask.copy()  # the user may go on painting while the job runs
-        thread = JobThread(self.make_factory(photo, mask, options), retry_plan(options), mask, self)
+        factory = self.make_factory(photo, mask, options)
+        thread = JobThread(factory, retry_plan(options), mask, self, icc_profile=photo.icc_profile)
         thread.event.connect(self._on_event)
         thread.preview.connect(self.canvas.show_preview)
         thread.notice.connect(self._on_notice)

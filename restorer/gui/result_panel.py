@@ -118,13 +118,16 @@ class ResultPanel(QWidget):
         layout.addLayout(buttons)
         self.set_pending(None, None)
 
-    def set_pending(self, pending: PendingResult | None, pixels: np.ndarray | None) -> None:
-        """Show a pending result; ``pixels`` are the photo's current (pre-result) pixels.
+    def set_pending(
+        self, pending: PendingResult | None, pixels: np.ndarray | None, icc_profile: bytes | None = None
+    ) -> None:
+        """Show a pending result; ``pixels`` are the photo's current (pre-result) pixels, shown in
+        sRGB from ``icc_profile`` like the canvas.
 
         The same result shown again (a candidate chosen, undone, redone) keeps the region selected."""
         same = pending is not None and pending is self._pending
         keep = self.region.currentIndex() if same else 0
-        self._pending, self._pixels = pending, pixels
+        self._pending, self._pixels, self._icc = pending, pixels, icc_profile
         has = pending is not None and bool(pending.regions)
         self.accept_button.setEnabled(pending is not None)
         self.discard_button.setEnabled(pending is not None)
@@ -168,8 +171,11 @@ class ResultPanel(QWidget):
         if pending is not None and 0 <= index < len(pending.regions):
             region = pending.regions[index]
             window8 = to_display8(self._pixels[region.box.slices])
+            colour_icc = self._icc if self._pixels.ndim == 3 and self._pixels.shape[2] >= 3 else None
             for k, (cand, loss) in enumerate(zip(region.candidates, region.losses, strict=False)):
-                thumb = candidate_thumbnail(window8, region.hole, cand)
+                # Pasted in the photo's own numbers, then converted for display as a whole
+                # (thumbnails are RGB: a grey photo's grey profile does not apply to them).
+                thumb = to_display8(candidate_thumbnail(window8, region.hole, cand), colour_icc)
                 pixmap = QPixmap.fromImage(ArrayImage(np.ascontiguousarray(thumb))).scaled(
                     THUMB,
                     THUMB,

@@ -252,9 +252,10 @@ class MainWindow(FilesMixin, CommandsMixin, QMainWindow):
         self.restore_panel.reset_progress()  # the last run's progress belongs to the last photo
         self.canvas.set_document(doc, layer)
         self.restore_panel.set_box(doc.box if doc is not None else None)
-        self.result_panel.set_pending(
-            doc.pending if doc is not None else None, doc.photo.pixels if doc else None
-        )
+        if doc is None:
+            self.result_panel.set_pending(None, None)
+        else:
+            self.result_panel.set_pending(doc.pending, doc.photo.pixels, doc.photo.icc_profile)
         if doc is None:
             self.stack.setCurrentWidget(self.welcome)
             self.setWindowTitle("Restorer")
@@ -281,7 +282,7 @@ class MainWindow(FilesMixin, CommandsMixin, QMainWindow):
             self._autosave_timer.start()
         elif kind == "pending":
             doc = self.doc
-            self.result_panel.set_pending(doc.pending, doc.photo.pixels)
+            self.result_panel.set_pending(doc.pending, doc.photo.pixels, doc.photo.icc_profile)
             if doc.pending is not None:
                 self.result_dock.show()
                 self.result_dock.raise_()

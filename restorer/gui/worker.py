@@ -59,8 +59,16 @@ class JobThread(QThread):
     partial = Signal(object)  # Partial: the regions finished before a cancel (sent before cancelled)
     cancelled = Signal()
 
-    def __init__(self, factory: JobFactory, attempts: list[Attempt], mask=None, parent=None) -> None:
+    def __init__(
+        self,
+        factory: JobFactory,
+        attempts: list[Attempt],
+        mask=None,
+        parent=None,
+        icc_profile: bytes | None = None,
+    ) -> None:
         super().__init__(parent)
+        self._icc = icc_profile  # previews are shown in sRGB, like the photo on the canvas
         self._factory = factory
         self._attempts = attempts
         self._mask = mask  # the damage being restored, for drawing previews over the holes only
@@ -142,14 +150,16 @@ class JobThread(QThread):
             return
         # Over the holes this region still has to fill, not over ones earlier regions filled.
         hole = window_of(self._unfilled, box)
-        self.preview.emit(preview_frame(ev.index, box, image, hole, self._unfilled.shape, ev.iteration))
+        shape = self._unfilled.shape
+        self.preview.emit(preview_frame(ev.index, box, image, hole, shape, ev.iteration, self._icc))
 
     def _show_finished(self, patch: WindowPatch) -> None:
         """A finished region shows its chosen fill (pasted, not yet blended) until the whole job ends."""
         if self._unfilled is None or not patch.candidates:
             return
         candidate = patch.candidates[patch.chosen]
-        frame = preview_frame(patch.index, patch.box, candidate, patch.hole, self._unfilled.shape, FINISHED)
+        shape = self._unfilled.shape
+        frame = preview_frame(patch.index, patch.box, candidate, patch.hole, shape, FINISHED, self._icc)
         self.preview.emit(frame)
         inner = frame.bounds.relative_to(patch.box)
         self._unfilled[frame.bounds.slices] &= ~patch.hole[inner.slices]
