@@ -23,12 +23,13 @@ from scipy import ndimage
 from restorer.core.errors import RestorerError
 from restorer.core.poisson.pixels import check_hole, check_pixels, to_dtype, value_scale
 
-__all__ = ["grain_levels", "match_grain", "photo_grain"]
+__all__ = ["MIN_HOLE_PIXELS", "grain_levels", "match_grain", "photo_grain"]
 
 SCALES = (0.0, 1.0, 2.0, 4.0)  # Gaussian sigmas (px); band k is blur(k) - blur(k + 1)
 _REACH = 9  # px a band reads from (4 px sigma at truncate 2): ring and core keep this far from the edge
 _RING = 16  # px of known ring measured beyond the reach
 _MIN_PIXELS = 64  # fewer pixels than this give no trustworthy MAD: nothing is added
+MIN_HOLE_PIXELS = _MIN_PIXELS  # a smaller hole's fill cannot be measured, so it never gets grain
 _MAD_TO_STD = 1.4826  # std of a Gaussian from its median absolute deviation
 _SLACK = 0.1  # a band within 10% of the ring's level needs nothing: MAD estimates scatter that much
 _NEGLIGIBLE = 0.25  # deficits under a quarter of a quantisation level are left alone

@@ -28,6 +28,7 @@ from restorer.core import methods
 from restorer.core.colour import working_space
 from restorer.core.errors import RestorerError
 from restorer.core.framing import FACE_SHARE, face_share
+from restorer.core.grain import MIN_HOLE_PIXELS
 from restorer.core.imageio import Photo
 from restorer.core.methods import FillMethod, FillRequest
 from restorer.core.patches import GRAIN_REACH, add_grain, apply_patch, compose
@@ -315,7 +316,13 @@ def _run(
             colour = working_space(ctx.photo.icc_profile, window.shape[2])
             params.update(model_sha256=ctx.model.sha256, resolution=ctx.model.resolution, colour=colour)
         grain_seed = request.seed if options.grain else None
-        levels = _photo_grain(ctx, task.window, hole) if options.grain else None
+        # A hole too small to measure its fill on never gets grain (grain.match_grain): skip measuring
+        # the photo's around it. Dust specks and short scratches are most of a scan's regions.
+        measure = options.grain and np.count_nonzero(hole) >= MIN_HOLE_PIXELS
+        # A detail fill already carries the photo's own grain, copied from around the hole
+        # (restorer.core.detail): matched noise on top doubles it (docs/quality.md).
+        measure = measure and not params.get("detail", False)
+        levels = _photo_grain(ctx, task.window, hole) if measure else None
         params.update(tone=ctx.tone.kind, blend=blend, grain=options.grain, grain_levels=levels)
         patch = WindowPatch(
             index=index,
