@@ -109,7 +109,8 @@ def _train(args: argparse.Namespace, config_cls: type, train: Callable, **rename
     if args.steps < 1 or args.batch < 1:
         raise RestorerError("--steps and --batch must be at least 1")
     names = {f.name for f in dataclasses.fields(config_cls)}
-    values = {k: v for k, v in vars(args).items() if k in names}
+    # "command" is the subcommand's name in args; the config records the whole command line itself.
+    values = {k: v for k, v in vars(args).items() if k in names and k != "command"}
     values.update(data=list(args.data), **renamed)
     if "cache" in names:
         values["cache"] = args.cache or None
