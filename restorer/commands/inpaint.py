@@ -83,6 +83,13 @@ def add_restore_arguments(p: argparse.ArgumentParser) -> None:
         action="store_false",
         help="do not give the fills the photo's grain (by default a fill smoother than the photo gets it)",
     )
+    g.add_argument(
+        "--no-detail",
+        dest="detail",
+        action="store_false",
+        help="face models: leave the fill as the model painted it, resampled up (by default, in a window "
+        "much larger than the model, the detail finer than the model's pixels is copied from the photo)",
+    )
     g.add_argument("--overwrite", action="store_true", help="allow writing over the input photo")
     g.add_argument(
         "--lossy",
@@ -129,6 +136,7 @@ def restore_options(args: argparse.Namespace) -> RestoreOptions:
         device=args.device,
         box=args.box,
         grain=args.grain,
+        detail=args.detail,
     )
 
 

@@ -147,6 +147,9 @@ class RestoreOptions:
     box: Bounds | None = None  # the user's context window for the holes inside it (a face)
     blend: bool = True  # Poisson-blend generated content (False = paste, for evaluation)
     grain: bool = True  # give every fill the photo's grain where the fill is smoother
+    # face models: synthesise the detail above the model's resolution from the photo's own pixels
+    # when the window is much larger than the model (restorer.core.detail)
+    detail: bool = True
     preview_all: bool = False  # include every start's image in progress events
 
     def record(self) -> dict:
@@ -164,6 +167,7 @@ class RestoreOptions:
             "box": list(self.box.xywh()) if self.box is not None else None,
             "blend": self.blend,
             "grain": self.grain,
+            "detail": self.detail,
             "preview_all": self.preview_all,
         }
 

@@ -132,6 +132,13 @@ class RestorePanel(QWidget):
         self.grain.setChecked(DEFAULTS.grain)
         self.grain.setToolTip("Give each fill the film grain measured around it, so no fill looks plastic.")
         form.addRow(self.grain)
+        self.detail = QCheckBox("Synthesise fine detail")
+        self.detail.setChecked(DEFAULTS.detail)
+        self.detail.setToolTip(
+            "Face models paint at 64 px: in a larger window, keep their fill's shapes and copy the\n"
+            "finer detail and grain from the photo's own pixels, so the fill is not a soft patch."
+        )
+        form.addRow(self.detail)
 
         self.device = QComboBox()
         for i, (key, text, tip) in enumerate(DEVICE_CHOICES):
@@ -220,6 +227,7 @@ class RestorePanel(QWidget):
             device=self.device.currentData(),
             box=box,
             grain=self.grain.isChecked(),
+            detail=self.detail.isChecked(),
         )
 
     def set_options(self, s: RestoreOptions) -> None:
@@ -234,6 +242,7 @@ class RestorePanel(QWidget):
         _select(self.device, s.device)
         _select(self.inversion, s.inversion)
         self.grain.setChecked(s.grain)
+        self.detail.setChecked(s.detail)
 
     def to_dict(self) -> dict:
         """The settings to remember (the box belongs to the document, not to the panel)."""
@@ -287,6 +296,7 @@ class RestorePanel(QWidget):
         for w in (self.iterations, self.starts, self.lam, self.inversion):
             w.setEnabled(method in LATENT_SETTINGS)
         self.model.setEnabled(uses_model(method))
+        self.detail.setEnabled(uses_model(method))
 
     # ----- progress -----
     def set_progress_text(self, text: str) -> None:

@@ -96,6 +96,21 @@ class ModelInputs:
         return generated if self.space is None else self.space.from_srgb(generated)
 
 
+def with_detail(request: FillRequest, inputs: ModelInputs, candidates: list[np.ndarray]) -> tuple[list, dict]:
+    """The final candidates with the photo's fine detail synthesised in (restorer.core.detail) when
+    the options ask for it and the window is notably larger than the model, and the params saying
+    whether it ran. Previews stay as upsampled: synthesis per iteration would cost more than the search."""
+    from restorer.core.detail import MIN_SCALE, detail_scale, synthesise_detail
+
+    scale = detail_scale(inputs.resampler.side, inputs.resampler.resolution)
+    ran = request.options.detail and scale >= MIN_SCALE
+    if ran:
+        candidates = [
+            synthesise_detail(request.window, request.unknown, c, scale, request.seed) for c in candidates
+        ]
+    return candidates, {"detail": ran, "detail_scale": round(scale, 3)}
+
+
 def model_inputs(request: FillRequest, nc: int, resolution: int) -> ModelInputs:
     window, unknown = request.window, request.unknown
     channels = window.shape[2]

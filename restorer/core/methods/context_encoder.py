@@ -20,7 +20,7 @@ class ContextEncoderFill(FillMethod):
     def fill(self, request: FillRequest) -> FillJob:
         from restorer.core.context_fill import fill_with_context_encoder
         from restorer.core.latent import resolve_device
-        from restorer.core.methods._model_io import model_inputs
+        from restorer.core.methods._model_io import model_inputs, with_detail
 
         model = request.model
         inputs = model_inputs(request, model.arch.nc, model.resolution)
@@ -29,7 +29,8 @@ class ContextEncoderFill(FillMethod):
             image = image.expand(3, -1, -1)
         prediction = fill_with_context_encoder(model.nets["context_encoder"], image, inputs.hole)
         device = str(resolve_device(request.options.device))
-        return single(request, inputs.back(prediction), {"device": device})
+        (candidate,), detail = with_detail(request, inputs, [inputs.back(prediction)])
+        return single(request, candidate, {"device": device, **detail})
 
     def fill_frames(self, batch: FrameBatch) -> Generator[int, None, np.ndarray | None]:
         """The whole batch in one forward pass, as ``fill_with_context_encoder`` does for one frame."""

@@ -53,7 +53,7 @@ class LatentFill(FillMethod):
 
     def fill(self, request: FillRequest) -> FillJob:
         from restorer.core.latent import optimise_latent, resolve_device
-        from restorer.core.methods._model_io import model_inputs
+        from restorer.core.methods._model_io import model_inputs, with_detail
 
         model, opts = request.model, request.options
         inputs = model_inputs(request, model.arch.nc, model.resolution)
@@ -99,7 +99,8 @@ class LatentFill(FillMethod):
             "device": str(resolve_device(opts.device)),
             "start_ids": list(result.start_ids),
         }
-        candidates = [inputs.back(img) for img in result.images]
+        candidates, detail = with_detail(request, inputs, [inputs.back(img) for img in result.images])
+        params.update(detail)
         return FillOutput(candidates, [float(v) for v in result.losses], params)
 
     def fill_frames(self, batch: FrameBatch) -> Generator[int, None, np.ndarray | None]:
