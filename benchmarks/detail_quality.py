@@ -34,6 +34,7 @@ from scipy import ndimage
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import KODAK, machine
+from patch_quality import grid
 
 VAL = Path(__file__).resolve().parents[2] / "shared" / "data" / "fairface" / "val.zip"
 FACES = (1, 4, 6, 7, 10, 11, 14, 16, 19, 22, 23, 24)  # val images facing the camera, eyes and mouth visible
@@ -144,17 +145,6 @@ def crop_around(image: np.ndarray, hole: np.ndarray, pad: int = 20) -> np.ndarra
     return image[max(cy - half, 0) : cy + half, max(cx - half, 0) : cx + half]
 
 
-def grid(rows: list[list[np.ndarray]], path: Path, cell: int = 200) -> None:
-    """Rows of crops side by side, each scaled to ``cell`` px (nearest: the pixels as they are)."""
-    columns = max(len(r) for r in rows)
-    canvas = np.full((len(rows) * (cell + 4), columns * (cell + 4), 3), 255, np.uint8)
-    for r, row in enumerate(rows):
-        for c, crop in enumerate(row):
-            tile = np.asarray(Image.fromarray(crop).resize((cell, cell), Image.Resampling.NEAREST))
-            canvas[r * (cell + 4) : r * (cell + 4) + cell, c * (cell + 4) : c * (cell + 4) + cell] = tile
-    Image.fromarray(canvas).save(path)
-
-
 GRID_ROWS = 12
 SETTINGS = {  # label: (detail, grain); grain matching leaves detail fills alone (they carry the photo's)
     "no detail, no grain": (False, False),
@@ -208,7 +198,7 @@ def main(argv: list[str] | None = None) -> int:
             shown.append(row)
     _report(all_cases, ratios, scores, seconds)
     if args.grid is not None and shown:
-        grid(shown, args.grid)
+        grid(shown, args.grid, cell=200)
         columns = (
             "original, "
             + ("OpenCV Telea, " if len(shown[0]) == 2 + len(GRID_COLUMNS) else "")

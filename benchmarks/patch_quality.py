@@ -113,8 +113,9 @@ def cases(photos: int, per_shape: int, seed: int) -> list[tuple[str, np.ndarray,
 
 
 def grid(rows: list[list[np.ndarray]], path: Path, cell: int = 160) -> None:
-    """Save rows of same-size RGB crops side by side, each scaled to ``cell`` px, 4 px gaps."""
-    columns = len(rows[0])
+    """Save rows of RGB crops side by side, each scaled to ``cell`` px (nearest: the pixels as they
+    are), 4 px gaps; a short row leaves its last cells white."""
+    columns = max(len(r) for r in rows)
     canvas = np.full((len(rows) * (cell + 4), columns * (cell + 4), 3), 255, np.uint8)
     for r, row in enumerate(rows):
         for c, crop in enumerate(row):

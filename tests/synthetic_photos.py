@@ -23,3 +23,18 @@ def clean_photo(seed: int, size: int = 256) -> np.ndarray:
 def near(mask: np.ndarray, radius: int = 2) -> np.ndarray:
     """Pixels within ``radius`` of the mask: the tolerance band the detector benchmarks use too."""
     return ndi.maximum_filter(mask.view(np.uint8), size=2 * radius + 1).view(bool)
+
+
+def tiny_detector(path):
+    """Save a tiny random damage detector at ``path`` (depth 2, width 4) whose output spans [0, 1]
+    (a random net's barely varies), and return the path: for tests that need any detector."""
+    import torch
+
+    from restorer.core.detector_net import DetectorArch, DetectorNet
+    from restorer.core.weights import save_weights
+
+    torch.manual_seed(0)
+    net = DetectorNet(DetectorArch(base=4, depth=2)).eval()
+    with torch.no_grad():
+        net.head.weight.mul_(100)
+    return save_weights(path, "detector", net.arch, {"detector": net}, {"steps": 0})

@@ -46,15 +46,9 @@ def classic(monkeypatch):
 @pytest.fixture
 def learned(monkeypatch, tmp_path):
     """A tiny randomly initialised detector as the installed one; returns its path."""
-    torch = pytest.importorskip("torch")
-    from restorer.core.detector_net import DetectorArch, DetectorNet
-    from restorer.core.weights import save_weights
+    from synthetic_photos import tiny_detector
 
-    torch.manual_seed(0)
-    net = DetectorNet(DetectorArch(base=4, depth=2)).eval()
-    with torch.no_grad():
-        net.head.weight.mul_(100)  # a random net's output barely varies; spread it over [0, 1]
-    path = save_weights(tmp_path / "detector.pt", "detector", net.arch, {"detector": net}, {"steps": 0})
+    path = tiny_detector(tmp_path / "detector.pt")
     monkeypatch.setattr(detect_learned, "installed_detector", lambda: path)
     return path
 
