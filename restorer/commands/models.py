@@ -41,8 +41,10 @@ def _describe(path: Path) -> tuple[str, str]:
         payload = read_payload(path)
     except RestorerError as exc:
         return "unreadable", str(exc)
-    resolution = payload.get("arch", {}).get("resolution", "?")
-    return str(payload.get("kind", "?")), f"{resolution}px"
+    kind, arch = str(payload.get("kind", "?")), payload.get("arch", {})
+    if kind == "detector":  # runs at any size, in tiles
+        return kind, "any"
+    return kind, f"{arch.get('resolution', '?')}px"
 
 
 def run(args: argparse.Namespace) -> int:
