@@ -78,6 +78,13 @@ def add_restore_arguments(p: argparse.ArgumentParser) -> None:
         "for them with --method auto",
     )
     g.add_argument(
+        "--no-refine-box",
+        dest="refine_box",
+        action="store_false",
+        help="fill from the --box as drawn (by default a few squares about it are tried and the face model "
+        "fills from the one it fits best; the output names it)",
+    )
+    g.add_argument(
         "--no-grain",
         dest="grain",
         action="store_false",
@@ -135,6 +142,7 @@ def restore_options(args: argparse.Namespace) -> RestoreOptions:
         seed=args.seed,
         device=args.device,
         box=args.box,
+        refine_box=args.refine_box,
         grain=args.grain,
         detail=args.detail,
     )
@@ -334,6 +342,9 @@ def restore_file(
     result = run_to_end(job, _silent if quiet else ProgressBar(sys.stderr, prefix))
     for warning in result.warnings:
         print(f"restorer: warning: {prefix}{warning}", file=sys.stderr)
+    if result.face_box is not None and not quiet:
+        drawn = options.box.text() if options.box is not None else "none"
+        print(f"{prefix}face box refined to {result.face_box.text()} (drawn {drawn})", file=sys.stderr)
     if not result.patches:
         raise NothingFilled("no region could be filled (see the warnings above); nothing was written")
     files = {"photo": image, "mask": mask_path, "output": output}

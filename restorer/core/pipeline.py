@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from restorer.core import methods
+from restorer.core.box_refine import Refinement, can_refine, refine_box
 from restorer.core.colour import working_space
 from restorer.core.errors import RestorerError
 from restorer.core.framing import FACE_SHARE, face_share
@@ -47,6 +48,9 @@ from restorer.core.types import (
     check_box,
 )
 
+_Refine = Callable[[Bounds, Bounds, Any], Refinement]
+"""(user's square frame, damage it must hold, face model) -> the refinement."""
+
 THIN_WIDTH = 6.0
 """px: a region at most this wide at its widest point is a scratch or crack, filled by diffusion."""
 THIN_METHOD, WIDE_METHOD, FACE_MODEL_KIND = "diffusion", "patch", "dcgan"
@@ -60,6 +64,7 @@ class _Task:
     window: Bounds
     method: FillMethod
     reason: str
+    refined: Refinement | None = None  # the face task's: how its frame was refined from the user's box
 
 
 LATENT_BYTES_PER_START = 2_400_000  # measured peak RSS per start (128 vs 8 starts, face64, CPU)
@@ -177,8 +182,28 @@ def _choose(
     return methods.method_for_model(model.kind).name, f"compact hole inside the face box ({width})"
 
 
+def _refiner(photo: Photo, mask: np.ndarray, tone: Tone, options: RestoreOptions) -> _Refine | None:
+    """The face box's refinement for this photo (None when the options turn it off)."""
+    if not options.refine_box or options.box is None:
+        return None
+    return lambda frame, holds, model: refine_box(
+        photo.pixels, mask, frame, holds, model, options, tone, photo.icc_profile
+    )
+
+
+def _refined(
+    refine: _Refine | None, frame: Bounds | None, model: Any, rmap: RegionMap, in_box: list[bool]
+) -> Refinement | None:
+    """The user's face frame refined to the one the face model fits best, holding all the damage
+    inside the box; None without a refiner, a face model or damage in the box."""
+    inside = [r.bbox for r, yes in zip(rmap.regions, in_box, strict=True) if yes]
+    if refine is None or frame is None or not inside or not can_refine(model):
+        return None
+    return refine(frame, union_bbox(inside), model)
+
+
 def _plan(
-    rmap: RegionMap, photo_size: tuple[int, int], options: RestoreOptions
+    rmap: RegionMap, photo_size: tuple[int, int], options: RestoreOptions, refine: _Refine | None = None
 ) -> tuple[list[_Task], list[str], Any]:
     box = options.box
     in_box = [box is not None and box.contains(r.bbox) for r in rmap.regions]
@@ -189,6 +214,8 @@ def _plan(
         and any(inside and r.max_width > THIN_WIDTH for r, inside in zip(rmap.regions, in_box, strict=True))
     )
     model, no_model = _find_model(options, wants_model)
+    refined = _refined(refine, frame, model, rmap, in_box)
+    frame = refined.box if refined is not None else frame
     resolution = model.resolution if model is not None else 0
     tasks: list[_Task] = []
     warnings: list[str] = []
@@ -201,7 +228,7 @@ def _plan(
         where = f"region {number} (x={x}, y={y}, {w}x{h} px)"
         if method.model_kind is not None and inside and box is not None:
             if face_task is None:
-                face_task = _Task((region.label,), frame, method, reason)
+                face_task = _Task((region.label,), frame, method, reason, refined)
                 tasks.append(face_task)
             else:
                 face_task.labels += (region.label,)
@@ -257,8 +284,8 @@ def restore(
     if not mask.any():
         return _no_work(options)
     rmap = find_regions(mask)
-    tasks, warnings, model = _plan(rmap, photo.size, options)
     tone = detect_tone(photo.pixels, ~mask)
+    tasks, warnings, model = _plan(rmap, photo.size, options, _refiner(photo, mask, tone, options))
     ctx = _Context(photo, mask.copy(), rmap, tone, options, model, should_stop)
     return _run(ctx, tasks, warnings)
 
@@ -324,6 +351,8 @@ def _run(
         measure = measure and not params.get("detail", False)
         levels = _photo_grain(ctx, task.window, hole) if measure else None
         params.update(tone=ctx.tone.kind, blend=blend, grain=options.grain, grain_levels=levels)
+        if task.refined is not None:
+            params.update(box_refined=_refinement_record(task.refined))
         patch = WindowPatch(
             index=index,
             box=task.window,
@@ -344,4 +373,15 @@ def _run(
         apply_patch(ctx.current, patch)
         patches.append(patch)
         yield RegionFinished(patch)
-    return RestoreResult(patches, warnings, options)
+    face_box = next((task.refined.box for task in tasks if task.refined is not None), None)
+    return RestoreResult(patches, warnings, options, face_box)
+
+
+def _refinement_record(refined: Refinement) -> dict:
+    """The face box refinement as the record states it (boxes as x, y, w, h)."""
+    return {
+        "from": list(refined.user.xywh()),
+        "to": list(refined.box.xywh()),
+        "fit_error": [round(refined.user_score, 5), round(refined.score, 5)],
+        "frames_tried": refined.tried,
+    }

@@ -145,6 +145,9 @@ class RestoreOptions:
     seed: int = 0
     device: str = "auto"  # one of DEVICES
     box: Bounds | None = None  # the user's context window for the holes inside it (a face)
+    # face models: try squares about the box and fill from the one the model fits best
+    # (restorer.core.box_refine); False keeps the box as drawn
+    refine_box: bool = True
     blend: bool = True  # Poisson-blend generated content (False = paste, for evaluation)
     grain: bool = True  # give every fill the photo's grain where the fill is smoother
     # face models: synthesise the detail above the model's resolution from the photo's own pixels
@@ -165,6 +168,7 @@ class RestoreOptions:
             "seed": self.seed,
             "device": self.device,
             "box": list(self.box.xywh()) if self.box is not None else None,
+            "refine_box": self.refine_box,
             "blend": self.blend,
             "grain": self.grain,
             "detail": self.detail,
@@ -261,6 +265,7 @@ class RestoreResult:
     patches: list[WindowPatch]
     warnings: list[str]  # regions left unfilled, and why
     options: RestoreOptions = field(default_factory=RestoreOptions)
+    face_box: Bounds | None = None  # the face frame the face model filled from, after box refinement
 
     @property
     def hole_pixels(self) -> int:

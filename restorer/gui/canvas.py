@@ -46,6 +46,7 @@ MASK_TINT = QColor(255, 32, 80, 115)
 RESTORED_TINT = QColor(40, 255, 110, 130)
 BOX_COLOR = QColor(40, 200, 255)
 WINDOW_COLOR = QColor(255, 210, 40)
+FRAME_COLOR = QColor(255, 90, 230)  # the face frame a restore refined the context box to
 SPLIT_GRAB_PX = 6
 MIN_BRUSH, MAX_BRUSH = 1, 1000
 
@@ -205,6 +206,12 @@ class Canvas(QWidget):
     def context_box(self) -> Bounds | None:
         """The document's context box, drawn dashed."""
         return self.doc.box if self.doc is not None else None
+
+    @property
+    def face_frame(self) -> Bounds | None:
+        """The frame the face model filled from (the context box refined), while its result is pending."""
+        pending = self.doc.pending if self.doc is not None else None
+        return pending.result.face_box if pending is not None else None
 
     # ----- view -----
     def image_size(self) -> tuple[int, int]:
@@ -547,6 +554,7 @@ class Canvas(QWidget):
         painter.resetTransform()
         painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
         self._draw_outline(painter, self.context_box, BOX_COLOR, "context box")
+        self._draw_outline(painter, self.face_frame, FRAME_COLOR, "face frame")
         self._draw_outline(painter, self.active_window, WINDOW_COLOR, None)
         if self.split is not None and not self.show_before:
             draw_split(painter, self.split * self.width(), self.height())
