@@ -25,7 +25,7 @@ def near(mask: np.ndarray, radius: int = 2) -> np.ndarray:
     return ndi.maximum_filter(mask.view(np.uint8), size=2 * radius + 1).view(bool)
 
 
-def tiny_detector(path):
+def tiny_detector(path, stem_stride: int = 1):
     """Save a tiny random damage detector at ``path`` (depth 2, width 4) whose output spans [0, 1]
     (a random net's barely varies), and return the path: for tests that need any detector."""
     import torch
@@ -34,7 +34,8 @@ def tiny_detector(path):
     from restorer.core.weights import save_weights
 
     torch.manual_seed(0)
-    net = DetectorNet(DetectorArch(base=4, depth=2)).eval()
+    net = DetectorNet(DetectorArch(base=4, depth=2, stem_stride=stem_stride)).eval()
     with torch.no_grad():
         net.head.weight.mul_(100)
+        net.head.bias.zero_()
     return save_weights(path, "detector", net.arch, {"detector": net}, {"steps": 0})

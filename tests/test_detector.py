@@ -8,6 +8,7 @@ at each test) and well above what an untrained or a "flag every edge" detector s
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
 import numpy as np
@@ -57,7 +58,7 @@ def tiny_model(tmp_path_factory) -> Path:
 def test_a_tiny_detector_trains_exports_and_detects(tiny_model):
     model = load_model(tiny_model)
     assert model.kind == "detector"
-    assert model.arch == DetectorArch(base=4, depth=2, crop=32)
+    assert model.arch == DetectorArch(base=4, depth=2, crop=32, stem_stride=2)  # the default now
     assert model.provenance["steps"] == 3
     photo = clean_photo(7, 70)  # not a multiple of the net's 4: inference pads
     prob = damage_probability(photo, model)
@@ -91,9 +92,12 @@ def test_the_held_out_faces_are_refused_as_training_data(tmp_path):
         load_clean_photos([fake])
 
 
-def test_tiles_agree_with_one_pass(tmp_path):
-    model = load_model(tiny_detector(tmp_path / "d.pt"))
-    photo = clean_photo(3, 160)
+@pytest.mark.parametrize("stem_stride", [1, 2])
+def test_tiles_agree_with_one_pass(tmp_path, stem_stride):
+    """Tiles start on the net's grid, so a strided net samples each tile as it would the whole photo
+    (160 px with 64-px tiles: the last tile starts off the step, snapped to the grid)."""
+    model = load_model(tiny_detector(tmp_path / "d.pt", stem_stride))
+    photo = clean_photo(3, 166)
     whole = damage_probability(photo, model, tile=512, overlap=0)
     assert whole.std() > 0.1  # measured 0.16: the comparison below means something
     tiled = damage_probability(photo, model, tile=64, overlap=24)
@@ -194,3 +198,64 @@ def test_detect_command_uses_the_learned_detector_with_a_threshold(tmp_path, cap
     n_low = (np.asarray(Image.open(low)) > 0).sum()
     n_high = (np.asarray(Image.open(high)) > 0).sum()
     assert n_low > n_high > 0
+
+
+@pytest.mark.parametrize(
+    ("size", "tile", "step", "multiple"), [(1000, 512, 480, 32), (166, 64, 40, 4), (90, 512, 480, 32)]
+)
+def test_tiles_start_on_the_nets_grid_and_cover_the_photo(size, tile, step, multiple):
+    from restorer.core.detect_learned import _spans
+
+    spans = _spans(size, tile, step, multiple)
+    assert spans[0][0] == 0 and spans[-1][1] == size
+    assert all(start % multiple == 0 for start, _ in spans)
+    assert all(end - start <= tile + multiple - 1 for start, end in spans)
+    # Neighbours overlap by at least the blend's width (tile - step), so every pixel is covered.
+    assert all(b[0] <= a[1] - (tile - step) for a, b in itertools.pairwise(spans))
+
+
+def test_a_strided_detector_keeps_full_resolution_and_starts_from_a_full_one(tmp_path):
+    """The strided stem halves the U-Net's pixels, yet the output is full size and a 1-px line
+    changes the output on the line itself; training can start from a stride-1 detector's filters
+    (all tensors of equal shape but the head) and not from a net of another depth."""
+    import torch
+
+    from restorer.core.detector_net import DetectorNet
+    from restorer.training.detector import _start_weights
+
+    net = DetectorNet(DetectorArch(base=4, depth=2, stem_stride=2)).eval()
+    assert net.arch.multiple == 8
+    x = torch.zeros(1, 3, 32, 32)
+    lined = x.clone()
+    lined[..., 17] = 1.0  # a one-pixel column at an odd x: the stride-2 stem still reads it
+    with torch.no_grad():
+        moved = (net(lined) - net(x))[0, 0].abs().mean(0)  # (32,) mean change per column
+    assert net(x).shape == (1, 1, 32, 32)
+    assert moved[17] > 1e-4  # a random net: only that the line reaches the output at its column
+
+    full = load_model(tiny_detector(tmp_path / "full.pt"))
+    cfg = DetectorTrainConfig(data=[], out=str(tmp_path), init=str(tmp_path / "full.pt"))
+    started = _start_weights(cfg, net)
+    assert "stem stride 1" in started
+    loaded = full.nets["detector"].state_dict()
+    own = net.state_dict()
+    assert torch.equal(own["stem.0.weight"], loaded["stem.0.weight"])
+    assert torch.equal(own["up.0.body.0.1.weight"], loaded["up.0.body.0.1.weight"])
+    assert not torch.equal(own["head.bias"], loaded["head.bias"])  # the head stays fresh
+    deeper = DetectorNet(DetectorArch(base=4, depth=3, stem_stride=2))
+    with pytest.raises(RestorerError, match="not a detector with this architecture"):
+        _start_weights(cfg, deeper)
+
+
+def test_an_unknown_stem_stride_is_refused(tmp_path):
+    import torch
+
+    from restorer.core.weights import content_digest
+
+    path = tiny_detector(tmp_path / "d.pt")
+    payload = torch.load(path, weights_only=True)
+    payload["arch"]["stem_stride"] = 3
+    payload["sha256"] = content_digest(payload)  # a well-formed file with an unknown architecture
+    torch.save(payload, path)
+    with pytest.raises(RestorerError, match="stem stride"):
+        load_model(path)

@@ -21,7 +21,6 @@ from restorer.core.errors import RestorerError
 DEFAULT_THRESHOLD = 0.5
 TILE = 512  # per-pixel cost is flat from 256 to 512 px tiles; larger tiles waste less on overlap
 OVERLAP = 32
-_TILES_PER_PASS = 1  # one 512-px tile per forward pass: batching more only costs memory
 
 
 def installed_detector() -> Path | None:
@@ -68,11 +67,16 @@ def _ramp(length: int, overlap: int, before: bool, after: bool) -> np.ndarray:
     return np.maximum(w, 1e-3)
 
 
-def _starts(size: int, tile: int, step: int) -> list[int]:
+def _spans(size: int, tile: int, step: int, multiple: int) -> list[tuple[int, int]]:
+    """(start, end) of each tile along one axis. Starts lie on the net's grid (multiples of its
+    strides), so every tile is sampled and pooled exactly as one pass over the photo would be; the
+    last tile reaches the end (up to ``multiple - 1`` px longer than the others)."""
     if size <= tile:
-        return [0]
-    starts = list(range(0, size - tile, step))
-    return [*starts, size - tile]
+        return [(0, size)]
+    step = max(multiple, step // multiple * multiple)
+    last = (size - tile) // multiple * multiple
+    starts = [*range(0, last, step), last]
+    return [(start, size if start == last else start + tile) for start in starts]
 
 
 def _forward(net: torch.nn.Module, tiles: list[np.ndarray], multiple: int) -> np.ndarray:
@@ -106,7 +110,7 @@ def damage_probability(
         model = load_cached(path, torch.device("cpu"))
     if model.kind != "detector":
         raise RestorerError(f"{model.name} is a {model.kind} model, not a damage detector")
-    if tile < 32 or not 0 <= overlap < tile // 2:
+    if tile < max(32, model.arch.multiple) or not 0 <= overlap < tile // 2:
         raise RestorerError(f"tile must be >= 32 px and overlap below half of it (got {tile}, {overlap})")
     net = model.nets["detector"].to(memory_format=torch.channels_last)  # in place, once per model
     multiple = model.arch.multiple
@@ -115,19 +119,16 @@ def damage_probability(
     total = np.zeros((h, w), dtype=np.float32)
     weight = np.zeros((h, w), dtype=np.float32)
     step = tile - overlap
-    ys, xs = _starts(h, tile, step), _starts(w, tile, step)
-    boxes = [(y, x) for y in ys for x in xs]
+    ys, xs = _spans(h, tile, step, multiple), _spans(w, tile, step, multiple)
     with _threads(threads), torch.inference_mode():
-        for i in range(0, len(boxes), _TILES_PER_PASS):
-            group = boxes[i : i + _TILES_PER_PASS]
-            probs = _forward(net, [image[y : y + tile, x : x + tile] for y, x in group], multiple)
-            for (y, x), prob in zip(group, probs, strict=True):
-                th, tw = prob.shape
-                wy = _ramp(th, overlap, y > 0, y + th < h)
-                wx = _ramp(tw, overlap, x > 0, x + tw < w)
+        for y0, y1 in ys:
+            for x0, x1 in xs:
+                (prob,) = _forward(net, [image[y0:y1, x0:x1]], multiple)
+                wy = _ramp(y1 - y0, overlap, y0 > 0, y1 < h)
+                wx = _ramp(x1 - x0, overlap, x0 > 0, x1 < w)
                 blend = wy[:, None] * wx[None, :]
-                total[y : y + th, x : x + tw] += prob * blend
-                weight[y : y + th, x : x + tw] += blend
+                total[y0:y1, x0:x1] += prob * blend
+                weight[y0:y1, x0:x1] += blend
     return total / weight
 
 

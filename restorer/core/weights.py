@@ -219,6 +219,8 @@ def _arch_problem(kind: str, arch: dict) -> str | None:
             return f"arch field {key}={value} is out of range (at most {MAX_ARCH_FIELD})"
     if kind == "detector" and arch.get("depth", 4) > MAX_DETECTOR_DEPTH:
         return f"arch field depth={arch.get('depth')} is out of range (at most {MAX_DETECTOR_DEPTH})"
+    if kind == "detector" and arch.get("stem_stride", 1) not in (1, 2):
+        return f"unsupported detector stem stride {arch.get('stem_stride')!r} (1 or 2)"
     if kind == "dcgan" and arch.get("d_norm", "spectral") not in _D_NORMS:
         return f"unknown discriminator normalisation {arch.get('d_norm')!r} (spectral or batch)"
     if _rough_bytes(kind, arch) <= MAX_NET_BYTES:  # the usual case, decided without building anything

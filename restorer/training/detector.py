@@ -16,7 +16,7 @@ import json
 import sys
 import time
 from collections.abc import Generator as Gen
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -46,6 +46,7 @@ class DetectorTrainConfig:
     lr: float = 2e-3
     base: int = 16
     depth: int = 4
+    stem_stride: int = 2
     dice_weight: float = 1.0
     seed: int = 0
     threads: int = 0
@@ -69,14 +70,27 @@ def to_input(images: np.ndarray) -> torch.Tensor:
 
 
 def _start_weights(cfg: DetectorTrainConfig, net: DetectorNet) -> str:
-    """Start from ``cfg.init`` (the shipped detector, typically) when it exists and fits."""
+    """Start from ``cfg.init`` (the shipped detector, typically) when it exists and fits. A detector
+    with another stem stride gives every tensor of the same shape (all but the full-resolution
+    branch and the head): its filters were learnt at the other scale, but they start better than
+    noise (40 steps: Dice loss 0.80 against 0.86 from random weights)."""
     if not cfg.init or not Path(cfg.init).is_file():
         return "random"
     model = load_model(cfg.init)
-    if model.kind != "detector" or model.arch != net.arch:
+    if model.kind != "detector" or replace(model.arch, stem_stride=net.arch.stem_stride) != net.arch:
         raise RestorerError(f"{cfg.init} is not a detector with this architecture; pass --init none")
-    net.load_state_dict(model.nets["detector"].state_dict())
-    return Path(cfg.init).name
+    if model.arch == net.arch:
+        net.load_state_dict(model.nets["detector"].state_dict())
+        return Path(cfg.init).name
+    own = net.state_dict()
+    # The head is left out: it reads other features now, and its bias would undo the damage prior.
+    given = {
+        k: v
+        for k, v in model.nets["detector"].state_dict().items()
+        if k in own and v.shape == own[k].shape and not k.startswith("head.")
+    }
+    net.load_state_dict(given, strict=False)
+    return f"{Path(cfg.init).name} ({len(given)} of {len(own)} tensors; stem stride {model.arch.stem_stride})"
 
 
 def train_detector(cfg: DetectorTrainConfig) -> Gen[dict, None, Path]:
@@ -87,7 +101,7 @@ def train_detector(cfg: DetectorTrainConfig) -> Gen[dict, None, Path]:
     out = Path(cfg.out)
     ckpt_path = out / "checkpoint.pt"
     photos = load_clean_photos(cfg.data, cfg.limit)
-    arch = DetectorArch(base=cfg.base, depth=cfg.depth, crop=cfg.size)
+    arch = DetectorArch(base=cfg.base, depth=cfg.depth, crop=cfg.size, stem_stride=cfg.stem_stride)
     net = DetectorNet(arch)
     opt = torch.optim.AdamW(net.parameters(), cfg.lr, weight_decay=1e-4)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, cfg.steps, eta_min=cfg.lr * 0.02)
