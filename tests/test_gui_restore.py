@@ -399,3 +399,21 @@ def test_panel_carries_the_inversion_and_grain_settings(window):
     assert panel.options().inversion == "yeh" and not panel.grain.isChecked()
     panel.method.setCurrentIndex(panel.method.findData("diffusion"))
     assert not panel.inversion.isEnabled()  # a latent-only setting
+
+
+def test_panel_carries_the_box_refinement_setting(window):
+    """Box refinement is on by default, reaches the engine's options when switched off, comes back
+    from saved settings, and is greyed out for methods without a face model."""
+    panel = window.restore_panel
+    assert panel.refine_box.isChecked() and panel.options().refine_box is True
+    panel.refine_box.setChecked(False)
+    assert panel.options().refine_box is False
+    saved = panel.to_dict()
+    panel.set_options(RestoreOptions())
+    assert panel.refine_box.isChecked()
+    panel.load_dict(saved)
+    assert not panel.refine_box.isChecked()
+    panel.method.setCurrentIndex(panel.method.findData("context-encoder"))
+    assert panel.refine_box.isEnabled()
+    panel.method.setCurrentIndex(panel.method.findData("diffusion"))
+    assert not panel.refine_box.isEnabled()

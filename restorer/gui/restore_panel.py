@@ -139,6 +139,13 @@ class RestorePanel(QWidget):
             "finer detail and grain from the photo's own pixels, so the fill is not a soft patch."
         )
         form.addRow(self.detail)
+        self.refine_box = QCheckBox("Refine the face box")
+        self.refine_box.setChecked(DEFAULTS.refine_box)
+        self.refine_box.setToolTip(
+            "Try a few squares about the context box and let the face model fill from the one it fits\n"
+            "best (outlined as the face frame); off: fill from the box exactly as drawn."
+        )
+        form.addRow(self.refine_box)
 
         self.device = QComboBox()
         for i, (key, text, tip) in enumerate(DEVICE_CHOICES):
@@ -228,6 +235,7 @@ class RestorePanel(QWidget):
             box=box,
             grain=self.grain.isChecked(),
             detail=self.detail.isChecked(),
+            refine_box=self.refine_box.isChecked(),
         )
 
     def set_options(self, s: RestoreOptions) -> None:
@@ -243,6 +251,7 @@ class RestorePanel(QWidget):
         _select(self.inversion, s.inversion)
         self.grain.setChecked(s.grain)
         self.detail.setChecked(s.detail)
+        self.refine_box.setChecked(s.refine_box)
 
     def to_dict(self) -> dict:
         """The settings to remember (the box belongs to the document, not to the panel)."""
@@ -297,6 +306,7 @@ class RestorePanel(QWidget):
             w.setEnabled(method in LATENT_SETTINGS)
         self.model.setEnabled(uses_model(method))
         self.detail.setEnabled(uses_model(method))
+        self.refine_box.setEnabled(uses_model(method))
 
     # ----- progress -----
     def set_progress_text(self, text: str) -> None:
