@@ -243,8 +243,10 @@ def test_a_strided_detector_keeps_full_resolution_and_starts_from_a_full_one(tmp
     assert torch.equal(own["up.0.body.0.1.weight"], loaded["up.0.body.0.1.weight"])
     assert not torch.equal(own["head.bias"], loaded["head.bias"])  # the head stays fresh
     deeper = DetectorNet(DetectorArch(base=4, depth=3, stem_stride=2))
+    assert _start_weights(cfg, deeper) == "random"  # the default start does not fit: a fresh net
+    named = DetectorTrainConfig(data=[], out=str(tmp_path), init=cfg.init, init_required=True)
     with pytest.raises(RestorerError, match="not a detector with this architecture"):
-        _start_weights(cfg, deeper)
+        _start_weights(named, deeper)  # the user named it: refused, not half-loaded
 
 
 def test_an_unknown_stem_stride_is_refused(tmp_path):

@@ -199,3 +199,55 @@ def test_encoder_training_exports_the_gan_with_its_encoder(tiny_images: Path, tm
     assert shipped.provenance["steps"] == gan.provenance["steps"]  # the GAN's own provenance kept
     z = shipped.nets["encoder"](torch.zeros(2, 4, 64, 64))
     assert z.shape == (2, gan.arch.nz) and z.abs().max() <= 1
+
+
+def _train_args(kind: str, data: Path, out: Path, steps: int, *extra: str) -> list[str]:
+    return ["train", kind, "--data", str(data), "--out", str(out), "--steps", str(steps), *ARGS, *extra]
+
+
+def test_gan_training_starts_from_finished_weights_and_carries_the_encoder(tiny_images: Path, tmp_path: Path):
+    """Without a checkpoint, `train gan --init` starts G, its EMA and D from finished weights (the
+    shipped model by default), counts their steps, and keeps the latent encoder beside the new G;
+    a named model of another architecture is refused, the default one is skipped with a note."""
+    from restorer.core.networks import LatentEncoder
+
+    small = ["--ngf", "8", "--ndf", "8"]
+    assert main(_train_args("gan", tiny_images, tmp_path / "first", 2, *small, "--init", "none")) == 0
+    first_path = tmp_path / "first" / "face64.pt"
+    first = load_model(first_path)
+    assert first.provenance["started_from"] == "random" and first.provenance["total_steps"] == 2
+    # Give the first model an encoder, as the shipped one has, to see it carried over.
+    payload = torch.load(first_path, weights_only=True)
+    encoder = LatentEncoder(first.arch)
+    payload["nets"]["encoder"] = {k: v.clone() for k, v in encoder.state_dict().items()}
+    from restorer.core.weights import content_digest
+
+    payload["sha256"] = content_digest(payload)
+    torch.save(payload, first_path)
+
+    second = tmp_path / "second"
+    # lr 0: one step changes nothing but the BatchNorm statistics, so the start itself is visible.
+    assert (
+        main([*_train_args("gan", tiny_images, second, 1, *small, "--init", str(first_path)), "--lr", "0"])
+        == 0
+    )
+    model = load_model(second / "face64.pt")
+    assert model.provenance["started_from"] == "face64.pt (2 steps)"
+    assert model.provenance["total_steps"] == 3
+    d_then, d_now = first.nets["discriminator"].state_dict(), model.nets["discriminator"].state_dict()
+    assert all(torch.equal(d_then[k].float(), d_now[k].float()) for k in d_then if k.endswith("weight_orig"))
+    g_then, g_now = first.nets["generator"].state_dict(), model.nets["generator"].state_dict()
+    conv = next(k for k in g_then if k.endswith("weight") and g_then[k].dim() == 4)
+    assert torch.equal(g_then[conv].float(), g_now[conv].float())
+    assert "encoder" in model.nets and "not yet fitted" in model.provenance["encoder"]
+    e_now = model.nets["encoder"].state_dict()
+    # (files store float16: equal up to that rounding)
+    assert all(
+        torch.allclose(v.float(), e_now[k].float(), rtol=1e-3, atol=1e-4)
+        for k, v in encoder.state_dict().items()
+    )
+
+    wider = ["--ngf", "16", "--ndf", "8"]
+    assert (
+        main(_train_args("gan", tiny_images, tmp_path / "third", 1, *wider, "--init", str(first_path))) == 1
+    )

@@ -44,6 +44,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     g.add_argument("--d-norm", choices=("spectral", "batch"), default="spectral")
     g.add_argument("--ema", type=float, default=0.999, help="EMA decay of the exported generator")
     g.add_argument("--lr", type=float, default=2e-4)
+    _add_init(g, "face64", "G (and its EMA), D and the latent encoder")
     g.set_defaults(func=run_gan)
     c = kinds.add_parser("context-encoder", help="Pathak et al.'s Context Encoder")
     _common(c, "face64-context-encoder", 20000)
@@ -53,6 +54,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     c.add_argument("--lambda-rec", type=float, default=0.999)
     c.add_argument("--lambda-adv", type=float, default=0.001)
     c.add_argument("--border-weight", type=float, default=10.0, help="loss weight on the hole's border band")
+    _add_init(c, "face64-context-encoder", "encoder-decoder and discriminator")
     c.set_defaults(func=run_context_encoder)
     e = kinds.add_parser("encoder", help="latent encoder E for the GAN: the inversion starts around E(y)")
     _common(e, "face64", 20000)
@@ -97,12 +99,7 @@ def _add_detector(kinds: argparse._SubParsersAction) -> None:
     d.add_argument("--threads", type=int, default=0, help="CPU threads (0 = all)")
     d.add_argument("--limit", type=int, default=4000, help="use at most N images from each zip")
     d.add_argument("--resume", action="store_true", help="continue from DIR/checkpoint.pt")
-    d.add_argument(
-        "--init",
-        default="detector",
-        metavar="NAME|PATH|none",
-        help="without a checkpoint, start from these weights if installed (default: the shipped detector)",
-    )
+    _add_init(d, "detector", "filters")
     d.add_argument("--max-minutes", type=float, default=None, help="stop and export after this wall time")
     d.add_argument("--checkpoint-every", type=int, default=100, help="steps between checkpoints")
     d.set_defaults(func=run_detector)
@@ -129,13 +126,13 @@ def _train(args: argparse.Namespace, config_cls: type, train: Callable, **rename
 def run_gan(args: argparse.Namespace) -> int:
     from restorer.training.gan import GanTrainConfig, train_gan
 
-    return _train(args, GanTrainConfig, train_gan, lr_g=args.lr, lr_d=args.lr)
+    return _train(args, GanTrainConfig, train_gan, lr_g=args.lr, lr_d=args.lr, **_init(args))
 
 
 def run_context_encoder(args: argparse.Namespace) -> int:
     from restorer.training.context_encoder import ContextEncoderTrainConfig, train_context_encoder
 
-    return _train(args, ContextEncoderTrainConfig, train_context_encoder)
+    return _train(args, ContextEncoderTrainConfig, train_context_encoder, **_init(args))
 
 
 def run_latent_encoder(args: argparse.Namespace) -> int:
@@ -146,16 +143,37 @@ def run_latent_encoder(args: argparse.Namespace) -> int:
 
 def run_detector(args: argparse.Namespace) -> int:
     from restorer.core.errors import RestorerError
-    from restorer.core.weights import resolve_model
     from restorer.training.detector import DetectorTrainConfig, train_detector
 
     multiple = 2**args.depth * args.stem_stride
     if args.size % multiple:
         raise RestorerError(f"--size must be a multiple of {multiple} (2 ** --depth x --stem-stride)")
-    init = None
-    if args.init.lower() != "none":
-        try:
-            init = str(resolve_model(args.init))
-        except RestorerError:
-            init = None  # nothing shipped yet: start from random weights
-    return _train(args, DetectorTrainConfig, train_detector, init=init)
+    return _train(args, DetectorTrainConfig, train_detector, **_init(args))
+
+
+def _add_init(p: argparse.ArgumentParser, default: str, what: str) -> None:
+    p.add_argument(
+        "--init",
+        default=None,
+        metavar="NAME|PATH|none",
+        help=f"without a checkpoint, start from these weights' {what} (default: the shipped {default} "
+        "when installed and of the same architecture), so training improves on the shipped model; "
+        "none = random weights",
+    )
+    p.set_defaults(default_init=default)
+
+
+def _init(args: argparse.Namespace) -> dict:
+    """The config's start: ``init`` (a path, or None for random weights) and ``init_required``
+    (the user named it, so it must exist and fit)."""
+    from restorer.core.errors import RestorerError
+    from restorer.core.weights import resolve_model
+
+    if args.init is not None and args.init.lower() == "none":
+        return {"init": None, "init_required": False}
+    if args.init is not None:
+        return {"init": str(resolve_model(args.init)), "init_required": True}
+    try:
+        return {"init": str(resolve_model(args.default_init)), "init_required": False}
+    except RestorerError:
+        return {"init": None, "init_required": False}  # nothing shipped yet: random weights

@@ -205,6 +205,7 @@ class TrainingRun:
         self.amp = torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=cfg.bf16)
         self.step, self._elapsed_before = 0, 0.0
         self._tracked: dict[str, Any] = {}
+        self.loaded: Any = None  # the finished model start_from loaded, if any
 
     def track(self, **stateful: Any) -> None:
         """Register objects with state_dict/load_state_dict for checkpoints; resume them when asked."""
@@ -221,6 +222,37 @@ class TrainingRun:
         if main:
             (self.out / "config.json").write_text(json.dumps(asdict(self.cfg), indent=2))
         self._t_start = time.monotonic()
+
+    @property
+    def resuming(self) -> bool:
+        """Whether ``track`` continues from this run's own checkpoint."""
+        return bool(self.cfg.resume) and self.ckpt_path.is_file()
+
+    def start_from(self, init: str | None, kind: str, arch: Any, **nets: list[nn.Module]) -> dict:
+        """Load a finished model's networks (``name=[modules]``, each module gets that net) unless the
+        run resumes its own checkpoint: training improves the shipped model from run to run even
+        when the machine's checkpoints are gone. Returns provenance fields naming the start; a model
+        of another kind or architecture is never half-loaded: refused when the user named it
+        (``cfg.init_required``), else training starts from random weights with a note."""
+        from restorer.core.errors import RestorerError
+        from restorer.core.weights import load_model
+
+        if self.resuming or not init:
+            return {"started_from": "checkpoint" if self.resuming else "random"}
+        model = load_model(init)
+        if model.kind != kind or model.arch != arch:
+            problem = f"{init} is not a {kind} model with this architecture"
+            if getattr(self.cfg, "init_required", False):
+                raise RestorerError(f"{problem}; pass --init none")
+            # The default start (the shipped model) does not fit a new architecture: start afresh.
+            print(f"restorer: note: {problem}: starting from random weights", file=sys.stderr)
+            return {"started_from": "random"}
+        for name, modules in nets.items():
+            for module in modules:
+                module.load_state_dict(model.nets[name].state_dict())
+        prior = int(model.provenance.get("total_steps", model.provenance.get("steps", 0)) or 0)
+        self.loaded = model
+        return {"started_from": f"{Path(init).name} ({prior} steps)", "prior_steps": prior}
 
     @property
     def elapsed(self) -> float:

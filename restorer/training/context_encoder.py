@@ -65,6 +65,8 @@ class ContextEncoderTrainConfig:
     checkpoint_every: int = 500
     limit: int | None = None
     resume: bool = False
+    init: str | None = None  # finished weights to start from when there is no checkpoint
+    init_required: bool = False  # the user named --init: a misfit is an error, not a fresh start
     name: str = "face64-context-encoder"
     max_minutes: float | None = None
     cache: str | None = ".data"
@@ -107,6 +109,7 @@ def train_context_encoder(cfg: ContextEncoderTrainConfig) -> Gen[dict, None, Pat
     d_net = Discriminator(GanArch(resolution=cfg.size, ndf=cfg.ndf)).to(device)
     init_dcgan_weights(net)
     init_dcgan_weights(d_net)
+    started = run.start_from(cfg.init, "context-encoder", arch, context_encoder=[net], discriminator=[d_net])
     opt = torch.optim.Adam(net.parameters(), cfg.lr, betas=(cfg.beta1, 0.999))
     opt_d = torch.optim.Adam(d_net.parameters(), cfg.lr, betas=(cfg.beta1, 0.999))
     bank = mask_bank(cfg.size, MASK_BANK if cfg.limit is None else 64, cfg.seed)
@@ -157,5 +160,6 @@ def train_context_encoder(cfg: ContextEncoderTrainConfig) -> Gen[dict, None, Pat
     samples(run.out / "samples.png")
     net.eval()
     info = provenance(cfg, run.info, device, len(run.data), run.step, run.elapsed)
+    info.update(started, total_steps=started.get("prior_steps", 0) + run.step)
     nets = {"context_encoder": net, "discriminator": unwrap(d_train)}
     return save_weights(run.out / f"{cfg.name}.pt", "context-encoder", arch, nets, info)

@@ -53,6 +53,7 @@ class DetectorTrainConfig:
     limit: int | None = 4000  # images per zip
     resume: bool = False
     init: str | None = None  # weights to start from when there is no checkpoint
+    init_required: bool = False  # the user named --init: a misfit is an error, not a fresh start
     name: str = "detector"
     max_minutes: float | None = None
     checkpoint_every: int = 100
@@ -78,7 +79,11 @@ def _start_weights(cfg: DetectorTrainConfig, net: DetectorNet) -> str:
         return "random"
     model = load_model(cfg.init)
     if model.kind != "detector" or replace(model.arch, stem_stride=net.arch.stem_stride) != net.arch:
-        raise RestorerError(f"{cfg.init} is not a detector with this architecture; pass --init none")
+        problem = f"{cfg.init} is not a detector with this architecture"
+        if cfg.init_required:
+            raise RestorerError(f"{problem}; pass --init none")
+        print(f"restorer: note: {problem}: starting from random weights", file=sys.stderr)
+        return "random"
     if model.arch == net.arch:
         net.load_state_dict(model.nets["detector"].state_dict())
         return Path(cfg.init).name

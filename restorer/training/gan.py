@@ -54,6 +54,8 @@ class GanTrainConfig:
     checkpoint_every: int = 500
     limit: int | None = None
     resume: bool = False
+    init: str | None = None  # finished weights to start from when there is no checkpoint
+    init_required: bool = False  # the user named --init: a misfit is an error, not a fresh start
     name: str = "face64"
     max_minutes: float | None = None  # stop (and export) after this wall time
     cache: str | None = ".data"
@@ -83,6 +85,9 @@ def train_gan(cfg: GanTrainConfig) -> Gen[dict, None, Path]:
     init_dcgan_weights(g_net)
     init_dcgan_weights(d_net)
     g_ema = copy.deepcopy(g_net).eval().requires_grad_(False)
+    started = run.start_from(
+        cfg.init, "dcgan", arch, generator=[g_net, g_ema], discriminator=[d_net]
+    )  # the shipped generator is the EMA: both the trained net and its average start from it
     opt_g = torch.optim.Adam(g_net.parameters(), cfg.lr_g, betas=(cfg.beta1, 0.999))
     opt_d = torch.optim.Adam(d_net.parameters(), cfg.lr_d, betas=(cfg.beta1, 0.999))
     run.track(generator=g_net, discriminator=d_net, generator_ema=g_ema, opt_g=opt_g, opt_d=opt_d)
@@ -120,5 +125,11 @@ def train_gan(cfg: GanTrainConfig) -> Gen[dict, None, Path]:
     with torch.no_grad():
         save_grid(g_ema(fixed_z), run.out / "samples.png")
     info = provenance(cfg, run.info, device, len(run.data), run.step, run.elapsed)
+    info.update(started, total_steps=started.get("prior_steps", 0) + run.step)
     nets = {"generator": g_ema, "discriminator": unwrap(d_train)}
+    if run.loaded is not None and "encoder" in run.loaded.nets:
+        # Keep the latent encoder so inversion keeps its starts; it was fitted to the earlier G,
+        # so `restorer train encoder --gan <this file>` should fine-tune it before shipping.
+        nets["encoder"] = run.loaded.nets["encoder"]
+        info["encoder"] = f"carried over from {started['started_from']}, not yet fitted to this G"
     return save_weights(run.out / f"{cfg.name}.pt", "dcgan", arch, nets, info)
