@@ -8,7 +8,7 @@ from scipy import ndimage
 
 from restorer.core.errors import RestorerError
 from restorer.core.fills import diffusion_fill
-from restorer.core.grain import _regions, grain_levels, match_grain
+from restorer.core.grain import _regions, grain_levels, match_grain, photo_grain
 
 SIZE = 200
 
@@ -84,3 +84,57 @@ def test_small_or_empty_holes_and_bad_input():
     np.testing.assert_array_equal(out[~hole], fill[~hole])
     with pytest.raises(RestorerError, match="does not match"):
         match_grain(pixels, hole, fill.astype(np.uint16))
+
+
+def _whole_image_levels(pixels: np.ndarray, where: np.ndarray) -> np.ndarray:
+    """Reference: every band over the whole image (reflected at its edges), then MAD over ``where``."""
+    image = pixels.astype(np.float32) / np.float32(np.iinfo(pixels.dtype).max)
+    blurred = [image] + [
+        ndimage.gaussian_filter(image, (s, s, 0), truncate=2.0, mode="reflect") for s in (1.0, 2.0, 4.0)
+    ]
+    levels = []
+    for k in range(3):
+        values = (blurred[k] - blurred[k + 1])[where]
+        levels.append(1.4826 * np.median(np.abs(values - np.median(values, axis=0)), axis=0))
+    return np.stack(levels)
+
+
+def _sprawling_hole(shape: tuple[int, int]) -> np.ndarray:
+    """A diagonal crack through several 64 px tiles, a blob at the photo's edge, and one far speck."""
+    hole = np.zeros(shape, bool)
+    for i in range(20, 260):
+        hole[i, i + 10 : i + 13] = True
+    hole[2:30, 250:285] = True
+    hole[200, 40] = True
+    return hole
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16])
+def test_photo_grain_equals_the_whole_photo_measurement(dtype):
+    """photo_grain reads only the ring's surroundings, tile by tile, yet measures exactly what bands
+    over the whole photo give on the ring (also at the photo's edge, and leaving out ``skip``)."""
+    pixels = _grainy(dtype, 1.0, seed=2)[:, :300]
+    pixels = np.concatenate([pixels, _grainy(dtype, 0.0, seed=3)[:100, :300]])  # 300 x 300
+    hole = _sprawling_hole(pixels.shape[:2])
+    skip = np.zeros_like(hole)
+    skip[150:170, 20:120] = True
+    ring, _ = _regions(hole)
+    expected = _whole_image_levels(pixels, ring & ~skip)
+    np.testing.assert_array_equal(photo_grain(pixels, hole, skip), expected)
+    np.testing.assert_array_equal(photo_grain(pixels, hole), _whole_image_levels(pixels, ring))
+
+
+def test_grain_levels_by_tiles_equal_the_whole_image():
+    pixels = _grainy(np.uint16, 1.0, seed=4)
+    where = np.zeros((SIZE, SIZE), bool)
+    where[::7, 3::5] = True  # pixels in every tile, at every edge
+    where[0, :] = where[:, -1] = True
+    np.testing.assert_array_equal(
+        grain_levels(pixels, where, np.iinfo(np.uint16).max), _whole_image_levels(pixels, where)
+    )
+    assert grain_levels(pixels, where[:, :1] & (np.arange(SIZE)[:, None] < 10)) is None  # too few
+
+
+def test_photo_grain_of_no_hole_is_none():
+    pixels = _grainy(np.uint8, 0.0)
+    assert photo_grain(pixels, np.zeros((SIZE, SIZE), bool)) is None

@@ -122,3 +122,50 @@ def test_a_long_hole_a_few_pixels_thick_is_filled(thickness):
     out = patch_fill(image, hole)
     assert np.array_equal(out[~hole], image[~hole])
     assert out[hole].std() > 10  # texture copied in, not a flat fill
+
+
+@pytest.mark.parametrize("guided", [False, True])
+def test_candidate_costs_are_the_weighted_distances_to_straight_and_mirrored_sources(guided):
+    """A candidate's cost is the weighted squared distance of the target's descriptor to the source's,
+    the source read mirrored when flipped (the bank holds mirrored rows, the targets stay straight)."""
+    from restorer.core.patchmatch import _GRID, _Level
+
+    rng = np.random.default_rng(3)
+    image = rng.random((40, 48, 3), dtype=np.float32)
+    hole = _square((40, 48), 15, 18, 9)
+    guide = (rng.random((40, 48, 2), dtype=np.float32), 0.7) if guided else None
+    level = _Level(image, hole, True, np.random.default_rng(0), guide)
+    features = level.features(image)
+    n, m = level.targets.size, 5
+    sy = rng.integers(3, 37, (n, m))
+    sx = rng.integers(3, 45, (n, m))
+    flip = rng.random((n, m)) < 0.5
+    got = level._score(level._query(image), sy, sx, flip)
+    trust = np.where(hole, 0.02, 1.0)
+    offsets = [(oy, ox) for oy in _GRID for ox in _GRID]
+    for t in rng.choice(n, 12, replace=False):
+        ty, tx = divmod(int(level.targets[t]), 48)
+        for j in range(m):
+            sign = -1 if flip[t, j] else 1  # a mirrored source is read right to left
+            expected = 0.0
+            for oy, ox in offsets:
+                target = features[ty + oy, tx + ox]
+                source = features[sy[t, j] + oy, sx[t, j] + sign * ox]
+                weight = np.full(features.shape[2], trust[ty + oy, tx + ox])
+                weight[3:] = 0.7
+                expected += float(np.sum(weight * (target - source) ** 2))
+            assert got[t, j] == pytest.approx(expected, rel=1e-5)
+
+
+@pytest.mark.parametrize("corner", [(0, 0), (20, 30), (34, 41)])
+def test_vote_confidence_is_measured_on_the_whole_hole(corner):
+    """The confidence is computed around the hole only: equal to the whole image's, at its edges too."""
+    from restorer.core.patchmatch import _CONFIDENCE_DECAY, RADIUS, _Level
+
+    hole = _square((48, 56), *corner, 14)
+    hole[corner[0] + 3, :] = True  # a line across the image: the hole reaches both side edges
+    level = _Level(np.zeros((48, 56, 3), np.float32), hole, True, np.random.default_rng(0))
+    depth = ndimage.distance_transform_edt(hole)
+    confidence = np.where(hole, _CONFIDENCE_DECAY**-depth, 1.0).astype(np.float32)
+    expected = ndimage.uniform_filter(confidence, 2 * RADIUS + 1, mode="nearest").reshape(-1)[level.targets]
+    np.testing.assert_array_equal(level.confidence, expected)

@@ -350,6 +350,25 @@ def test_fills_get_the_photos_grain_unless_switched_off(dtype):
     assert 0.6 * ring < grained < 1.4 * ring  # matched within 40% in the high band
 
 
+def test_grain_is_measured_around_the_hole_on_the_whole_photo():
+    """The levels a region records are the photo's ring around its hole, read beyond its window and
+    leaving out damage not filled yet: what photo_grain measures on the whole photo."""
+    from restorer.core.grain import photo_grain
+
+    rng = np.random.default_rng(5)
+    pixels = np.round(np.clip(0.5 + rng.normal(0, 0.05, (150, 160, 3)), 0, 1) * 255).astype(np.uint8)
+    mask = np.zeros((150, 160), bool)
+    mask[60:64, 30:120] = True  # a scratch: diffusion's window is tight, the ring reaches beyond it
+    mask[75:90, 50:52] = True  # a later scratch inside the ring: pending damage, not grain
+    photo = Photo(pixels, None, None, None, "PNG")
+    result = run_to_end(restore(photo, mask, RestoreOptions(method="diffusion")))
+    first = result.patches[0]
+    hole = np.zeros_like(mask)
+    hole[first.box.slices] = first.hole
+    expected = photo_grain(pixels, hole, mask & ~hole).round(6).tolist()
+    assert first.box.height < 60 and first.params["grain_levels"] == expected
+
+
 def test_starts_are_bounded_and_memory_is_estimated_before_work(monkeypatch):
     from restorer.core import pipeline
     from restorer.core.types import MAX_STARTS

@@ -30,6 +30,13 @@ _REACH = 9  # px a band reads from (4 px sigma at truncate 2): ring and core kee
 _RING = 16  # px of known ring measured beyond the reach
 _MIN_PIXELS = 64  # fewer pixels than this give no trustworthy MAD: nothing is added
 MIN_HOLE_PIXELS = _MIN_PIXELS  # a smaller hole's fill cannot be measured, so it never gets grain
+# px a band reads around a pixel: the widest blur, 4 px sigma at truncate 2, has radius 8.
+_HALO = 8
+# Bands are computed tile by tile, only where a measured pixel is: 64 px tiles skip the inside of
+# a wide hole and the empty parts of a sprawling one's box, at a halo overhead of (80/64)^2.
+_TILE = 64
+GRAIN_READ = _REACH + _RING + 1 + _HALO
+"""px beyond a hole's bounding box that :func:`photo_grain` reads: the ring and the pixels its bands see."""
 _MAD_TO_STD = 1.4826  # std of a Gaussian from its median absolute deviation
 _SLACK = 0.1  # a band within 10% of the ring's level needs nothing: MAD estimates scatter that much
 _NEGLIGIBLE = 0.25  # deficits under a quarter of a quantisation level are left alone
@@ -53,14 +60,37 @@ def _robust_std(values: np.ndarray) -> np.ndarray:
     return _MAD_TO_STD * np.median(np.abs(centred), axis=0)
 
 
-def grain_levels(image: np.ndarray, where: np.ndarray) -> np.ndarray | None:
-    """(bands, C) robust noise levels of float (H, W, C) ``image`` over bool mask ``where``.
+def grain_levels(image: np.ndarray, where: np.ndarray, scale: float = 1.0) -> np.ndarray | None:
+    """(bands, C) robust noise levels of (H, W, C) ``image`` / ``scale`` over bool mask ``where``.
 
-    None when ``where`` holds too few pixels to measure.
+    None when ``where`` holds too few pixels to measure. The bands are those of the whole image
+    (reflected at its edges), but computed only on the tiles that hold ``where`` pixels: a ring
+    around a sprawling crack, or around a hole in a wide window, is a small part of its box.
     """
     if np.count_nonzero(where) < _MIN_PIXELS:
         return None
-    return np.stack([_robust_std(band[where]) for band in _bands(image)])
+    picked: list[list[np.ndarray]] = [[] for _ in SCALES[1:]]
+    height, width = where.shape
+    rows = np.flatnonzero(where.any(axis=1))
+    cols = np.flatnonzero(where.any(axis=0))
+    for y0 in range(rows[0] - rows[0] % _TILE, rows[-1] + 1, _TILE):
+        band_rows = where[y0 : y0 + _TILE]
+        if not band_rows.any():
+            continue
+        for x0 in range(cols[0] - cols[0] % _TILE, cols[-1] + 1, _TILE):
+            inside = band_rows[:, x0 : x0 + _TILE]
+            if not inside.any():
+                continue
+            # The tile and the halo its bands read: inside the halo the blurs see the image's own
+            # pixels, so a tile's band values equal the whole image's bit for bit.
+            top, left = max(y0 - _HALO, 0), max(x0 - _HALO, 0)
+            block = image[top : min(y0 + _TILE + _HALO, height), left : min(x0 + _TILE + _HALO, width)]
+            block = block.astype(np.float32) / np.float32(scale)
+            chosen = np.zeros(block.shape[:2], bool)
+            chosen[y0 - top : y0 - top + inside.shape[0], x0 - left : x0 - left + inside.shape[1]] = inside
+            for k, band in enumerate(_bands(block)):
+                picked[k].append(band[chosen])
+    return np.stack([_robust_std(np.concatenate(values)) for values in picked])
 
 
 @lru_cache(maxsize=1)
@@ -110,13 +140,21 @@ def _amplitudes(wanted: np.ndarray, present: np.ndarray) -> np.ndarray:
 
 def _regions(hole: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The known ring to measure the photo on, and the hole's core to measure the fill on."""
+    return _ring(hole), _core(hole)
+
+
+def _ring(hole: np.ndarray) -> np.ndarray:
+    """The known pixels _REACH to _REACH + _RING px from the hole: the photo's grain is measured there."""
     outside = ndimage.distance_transform_edt(~hole)
-    ring = (outside > _REACH) & (outside <= _REACH + _RING)
-    inside = ndimage.distance_transform_edt(hole)
-    core = inside > _REACH
+    return (outside > _REACH) & (outside <= _REACH + _RING)
+
+
+def _core(hole: np.ndarray) -> np.ndarray:
+    """The hole's pixels deeper than _REACH (all of them in a small hole): the fill is measured there."""
+    core = ndimage.distance_transform_edt(hole) > _REACH
     if np.count_nonzero(core) < _MIN_PIXELS:  # a small hole: measure all of it, edge and all
         core = hole
-    return ring, core
+    return core
 
 
 def _noise(shape: tuple[int, ...], amplitudes: np.ndarray, seed: int, mono: bool = False) -> np.ndarray:
@@ -170,10 +208,9 @@ def match_grain(
     return out.reshape(fill.shape)
 
 
-def _around(hole: np.ndarray) -> tuple[slice, slice]:
-    """The hole's bounding box grown by what the ring needs: the only pixels read or changed."""
+def _around(hole: np.ndarray, grow: int = _REACH + _RING + 1) -> tuple[slice, slice]:
+    """The hole's bounding box grown by ``grow`` px (by default what the ring needs)."""
     rows, cols = np.flatnonzero(hole.any(axis=1)), np.flatnonzero(hole.any(axis=0))
-    grow = _REACH + _RING + 1
     return (
         slice(max(rows[0] - grow, 0), rows[-1] + 1 + grow),
         slice(max(cols[0] - grow, 0), cols[-1] + 1 + grow),
@@ -185,10 +222,15 @@ def photo_grain(pixels: np.ndarray, hole: np.ndarray, skip: np.ndarray | None = 
     damage, which is not grain); None when too little is known to measure. Values in [0, 1] units."""
     photo = check_pixels(pixels, "pixels")
     check_hole(hole, photo.shape)
-    ring, _ = _regions(hole)
+    if not hole.any():
+        return None
+    # Only the ring and what its bands read matter: a patch fill's window is often many times that.
+    # Cropped GRAIN_READ px beyond the hole, every pixel a ring pixel's band reads is the photo's own.
+    box = _around(hole, GRAIN_READ)
+    ring = _ring(hole[box])
     if skip is not None:
-        ring &= ~skip
-    return grain_levels(photo.astype(np.float32) / np.float32(value_scale(photo.dtype)), ring)
+        ring &= ~skip[box]
+    return grain_levels(photo[box], ring, value_scale(photo.dtype))
 
 
 def _grained(
@@ -196,10 +238,9 @@ def _grained(
 ) -> np.ndarray | None:
     """The hole's (n, C) values of ``fill`` with matching grain, or None when none is needed."""
     scale = np.float32(value_scale(fill.dtype))
-    ring, core = _regions(hole)
-    if wanted is None:
-        wanted = grain_levels(photo.astype(np.float32) / scale, ring)
-    present = grain_levels(fill.astype(np.float32) / scale, core)
+    if wanted is None:  # measured beforehand in the pipeline: then the ring is not needed here
+        wanted = grain_levels(photo, _ring(hole), scale)
+    present = grain_levels(fill, _core(hole), scale)
     if wanted is None or present is None:
         return None
     amplitudes = _amplitudes(wanted, present)

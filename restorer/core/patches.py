@@ -18,10 +18,6 @@ from restorer.core.imageio import Photo
 from restorer.core.pixels import from_float
 from restorer.core.types import Bounds, RestoreResult, WindowPatch
 
-# How far beyond a window the photo is read to measure its grain: the grain ring starts 9 px out
-# and is 16 px wide (restorer.core.grain), and fills' windows are often tight around thin damage.
-GRAIN_REACH = 26
-
 
 def compose(window: np.ndarray, hole: np.ndarray, candidate: np.ndarray, blend: bool) -> np.ndarray:
     """The hole's pixels (n, C), in ``window``'s dtype, with ``candidate`` put into the hole.

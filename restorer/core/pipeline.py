@@ -32,7 +32,7 @@ from restorer.core.framing import FACE_SHARE, face_share
 from restorer.core.grain import MIN_HOLE_PIXELS
 from restorer.core.imageio import Photo
 from restorer.core.methods import FillMethod, FillRequest
-from restorer.core.patches import GRAIN_REACH, add_grain, apply_patch, compose
+from restorer.core.patches import add_grain, apply_patch, compose
 from restorer.core.pixels import to_float
 from restorer.core.regions import Region, RegionMap, box_window, find_regions, union_bbox, window_problem
 from restorer.core.tone import Tone, detect_tone
@@ -296,14 +296,18 @@ def _no_work(options: RestoreOptions) -> Generator[Event, None, RestoreResult]:
 
 
 def _photo_grain(ctx: _Context, box: Bounds, hole: np.ndarray) -> list | None:
-    """The photo's grain around a region, (bands, C) as lists, measured beyond its window (fills'
-    windows are often tight) on the photo as filled so far; damage still pending is not grain."""
-    from restorer.core.grain import photo_grain
+    """The photo's grain around a region, (bands, C) as lists, measured in the ring around its hole
+    (beyond its window where that is tight) on the photo as filled so far; damage still pending is
+    not grain."""
+    from restorer.core.grain import GRAIN_READ, photo_grain
 
-    outer = box.expanded(GRAIN_REACH).intersect(Bounds.of_shape(ctx.photo.pixels.shape))
-    inner = box.relative_to(outer)
+    # Read around the hole, not the window: a patch fill's window is many times the ring it needs.
+    rows, cols = np.flatnonzero(hole.any(axis=1)), np.flatnonzero(hole.any(axis=0))
+    tight = Bounds(int(rows[0]), int(cols[0]), int(rows[-1]) + 1, int(cols[-1]) + 1)
+    outer = tight.shifted(box.top, box.left).expanded(GRAIN_READ)
+    outer = outer.intersect(Bounds.of_shape(ctx.photo.pixels.shape))
     where = np.zeros(outer.height * outer.width, bool).reshape(outer.height, outer.width)
-    where[inner.slices] = hole
+    where[tight.shifted(box.top - outer.top, box.left - outer.left).slices] = hole[tight.slices]
     levels = photo_grain(ctx.current[outer.slices], where, ctx.pending[outer.slices] & ~where)
     return None if levels is None else levels.round(6).tolist()
 

@@ -89,7 +89,10 @@ def find_regions(mask: np.ndarray, gap: int = DEFAULT_GAP) -> RegionMap:
         own = labels[found] == label
         # Distance to the nearest undamaged pixel, with a known border around the crop so holes
         # touching the crop edge are measured correctly; the peak is half the widest point.
-        depth = ndimage.distance_transform_edt(np.pad(own, 1))
+        # (np.zeros and a copy: np.pad's Python overhead was a fifth of this loop on a 24 MP scan.)
+        bordered = np.zeros((own.shape[0] + 2, own.shape[1] + 2), bool)
+        bordered[1:-1, 1:-1] = own
+        depth = ndimage.distance_transform_edt(bordered)
         regions.append(
             Region(
                 label=label,
