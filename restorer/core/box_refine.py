@@ -4,13 +4,13 @@ The face models only know aligned FairFace frames (``restorer/core/framing.py``)
 1.1x the training frame costs the Context Encoder's fill 0.4-1.4 dB, one shifted by 5% of its side
 0.3-1.4 dB (docs/quality.md). So before a face is filled, squares about the user's box are tried
 (other sides, then other centres, then both again in finer steps) and the one the face model fits
-best is kept.
+best is kept. Only for the Context Encoder: see ``can_refine``.
 
 The fit test: each candidate is resampled exactly as the fill resamples it (``methods._model_io``),
-the model predicts the whole frame from its known pixels (the Context Encoder, or G(E(y)) for the
-GAN with its latent encoder), and the score is the mean L1 error between the prediction and the
-known pixels within BAND model pixels of the damage. Only that band: the Context Encoder was
-trained to reproduce it (its loss weighs a 4-px context band 10x) and nothing further out, and
+the Context Encoder predicts the whole frame from its known pixels, and the score is the mean L1
+error between the prediction and the known pixels within BAND model pixels of the damage. Only that
+band: the Context Encoder was trained to reproduce it (its loss weighs a 4-px context band 10x) and
+nothing further out, and
 scoring every known pixel instead favours small boxes, whose zoomed-in, smoother content any model
 copies well (measured: it picks boxes ~0.15-0.2 of the side too small). A frame must beat the one
 it would replace by more than the score's noise (MARGIN): moving on noise lost eye-hole fills
@@ -67,9 +67,12 @@ class Refinement:
 
 
 def can_refine(model: Any) -> bool:
-    """Whether ``model`` can score frames: a Context Encoder, or a GAN with a latent encoder."""
-    nets = getattr(model, "nets", {})
-    return "context_encoder" in nets or ("encoder" in nets and "generator" in nets)
+    """Whether frames are refined for ``model``: for the Context Encoder, where refinement measured
+    +0.35 dB over drawn boxes (docs/quality.md). Not for the GAN: scored by G(E(y)), refinement
+    moved a box that was already the true frame on 24 of 36 val faces and cost the latent search's
+    centre fills 1.1 dB on average (benchmarks/face_pipeline_quality.py, 10 faces), so a latent
+    fill uses the box as drawn."""
+    return "context_encoder" in getattr(model, "nets", {})
 
 
 def candidates(
@@ -151,10 +154,7 @@ def _predict(model: Any, images: Any, holes: Any) -> Any:
     known = (~holes).to(device, torch.float32)[:, None]
     x = make_context_input(images.to(device, torch.float32).expand(-1, model.arch.nc, -1, -1), known)
     with torch.no_grad():
-        if "context_encoder" in nets:
-            out = _run_eval(nets["context_encoder"], x)
-        else:
-            out = _run_eval(nets["generator"], _run_eval(nets["encoder"], x).clamp(-1.0, 1.0))
+        out = _run_eval(nets["context_encoder"], x)
     return out.float().clamp(-1.0, 1.0).cpu()
 
 
