@@ -10,7 +10,8 @@ seeded per (seed, kind, face). Each damaged frame is filled by:
 - ``diffusion``, ``context-encoder``, ``latent``: ``restorer.core.pipeline.restore`` with
   ``RestoreOptions(method=..., box=<the whole frame>, device="cpu")`` and every other option at its
   default (Poisson blend, grain, detail synthesis, box refinement for the Context Encoder, the latent
-  search's defaults), applied with ``restorer.core.patches.apply_result``, as the app and ``restorer inpaint`` do.
+  search's defaults), applied with ``restorer.core.patches.apply_result``, as the app and
+  ``restorer inpaint`` do.
 
 The box is the whole photo, so box refinement can only shrink it: the report says how often the
 face models' frame (``RestoreResult.face_box``) moved. Scores (``restorer.core.metrics``, means over

@@ -22,7 +22,7 @@ from restorer.core.poisson import (
     value_scale,
 )
 
-__all__ = ["diffusion_fill", "patch_fill", "tv_fill"]
+__all__ = ["diffusion_fill", "diffusion_values", "patch_fill", "tv_fill"]
 
 
 def _prepare(pixels: np.ndarray, hole: np.ndarray) -> np.ndarray:
@@ -48,6 +48,27 @@ def diffusion_fill(pixels: np.ndarray, hole: np.ndarray) -> np.ndarray:
         )
         scatter(out, flat, to_dtype(values, out.dtype))
     return out.reshape(pixels.shape)
+
+
+def diffusion_values(pixels: np.ndarray, hole: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The harmonic fill of ``hole`` in uint8/uint16 ``pixels`` as ``diffusion_fill`` gives it for the
+    same pixels in the float working scale (``restorer.core.pixels.to_float``), without that copy.
+
+    Returns the hole's flat pixel indices (increasing) and their (C, n) float32 values, unrounded:
+    what a float window's fill holds there, for the pipeline to fill many regions of a large photo
+    with one solve. Only the ring around the hole is read, so ``pixels`` may be a whole scan.
+    """
+    arr = check_pixels(pixels, "pixels")
+    check_hole(hole, arr.shape)
+    if not hole.any() or hole.all():
+        raise RestorerError("the hole must be neither empty nor the whole image")
+    # The known values are scaled as the float window's are (to an ulp: multiplied, not divided, by
+    # the top value). The tolerance is a tenth of the float window's: a small hole's own solve is a
+    # direct, exact one, and this solve's iterations then stay well inside that tolerance of it
+    # (a 24 MP scan's 3,700 specks: 2e-6 from their own solves, where 1e-4 left 4e-5), at no
+    # measurable cost.
+    known = KnownValues(np.ascontiguousarray(arr), 1.0 / value_scale(arr.dtype))
+    return solve_dirichlet(hole, known, None, 0.1 * tolerance_for(np.dtype(np.float32)))
 
 
 # --- total variation ----------------------------------------------------------------------------
