@@ -151,12 +151,21 @@ def test_the_shipped_detector_is_installed_and_checked():
 
 
 @shipped
-def test_a_drawn_crack_network_is_found():
+def test_the_shipped_fast_detector_is_the_strided_one():
+    path = installed_detector(fast=True)
+    assert path is not None and path.name == "detector-fast.pt"
+    model = load_model(path)
+    assert model.kind == "detector" and model.arch.stem_stride == 2
+
+
+@shipped
+@pytest.mark.parametrize("fast", [False, True])
+def test_a_drawn_crack_network_is_found(fast):
     photo = clean_photo(11, 320)
     rng = np.random.default_rng(5)
     truth = crack_mask(photo.shape, rng, count=8)
     damaged = apply_damage(photo, truth, rng, "crack")
-    found = detect_damage_learned(damaged)
+    found = detect_damage_learned(damaged, model=installed_detector(fast=fast))
     recall = (truth & near(found)).sum() / truth.sum()
     precision = (found & near(truth)).sum() / max(found.sum(), 1)
     # The classic detector finds ~0.5 of such a network; the shipped network measures far more.
@@ -178,8 +187,9 @@ def _text_and_lines(size: int = 320) -> np.ndarray:
 
 
 @shipped
-def test_printed_text_and_thin_lines_are_not_flagged():
-    flagged = detect_damage_learned(_text_and_lines()).mean()
+@pytest.mark.parametrize("fast", [False, True])
+def test_printed_text_and_thin_lines_are_not_flagged(fast):
+    flagged = detect_damage_learned(_text_and_lines(), model=installed_detector(fast=fast)).mean()
     # Picture content, not damage: drawn text covers ~3% and the bars ~10% of the photo.
     assert flagged < 0.01, flagged
 
@@ -198,6 +208,12 @@ def test_detect_command_uses_the_learned_detector_with_a_threshold(tmp_path, cap
     n_low = (np.asarray(Image.open(low)) > 0).sum()
     n_high = (np.asarray(Image.open(high)) > 0).sum()
     assert n_low > n_high > 0
+    fast = tmp_path / "fast.png"
+    assert main(["detect", str(path), "-o", str(fast), "--detector", "fast"]) == 0
+    assert "fast detector" in capsys.readouterr().out
+    damaged = np.asarray(Image.open(path).convert("RGB"))
+    expected = detect_damage_learned(damaged, model=installed_detector(fast=True))
+    assert np.array_equal(np.asarray(Image.open(fast)) > 0, expected) and expected.any()
 
 
 @pytest.mark.parametrize(

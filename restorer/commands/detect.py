@@ -38,10 +38,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--detector",
-        choices=("learned", "classic"),
+        choices=("learned", "fast", "classic"),
         default=None,
-        help="learned: the trained network (models/detector.pt); classic: image processing. "
-        "Default: learned when its weights are installed, else classic",
+        help="learned: the trained network (models/detector.pt); fast: its half-resolution sibling "
+        "(models/detector-fast.pt, ~3x faster on large scans, finds somewhat less); classic: image "
+        "processing. Default: learned when its weights are installed, else classic",
     )
     p.add_argument(
         "--threshold",
@@ -85,6 +86,10 @@ def _choose_detector(choice: str | None) -> str:
 
     if choice == "learned" and installed_detector() is None:
         raise RestorerError("no trained detector installed (models/detector.pt); use --detector classic")
+    if choice == "fast" and installed_detector(fast=True) is None:
+        raise RestorerError(
+            "the fast detector is not installed (models/detector-fast.pt); use --detector learned"
+        )
     return choice or ("learned" if installed_detector() is not None else "classic")
 
 
@@ -103,16 +108,17 @@ def run(args: argparse.Namespace) -> int:
     # Only now the detectors' imports (torch for the learned one): a mistyped path fails at once.
     from restorer.commands.inpaint import sweep_outputs
     from restorer.core.detect import detect_damage
-    from restorer.core.detect_learned import DEFAULT_THRESHOLD, detect_damage_learned
+    from restorer.core.detect_learned import DEFAULT_THRESHOLD, detect_damage_learned, installed_detector
     from restorer.core.imageio import read_photo, write_mask
 
     sweep_outputs([args.output], quiet=False)
     detector = _choose_detector(args.detector)
     photo = read_photo(args.image)
     start = time.perf_counter()
-    if detector == "learned":
+    if detector in ("learned", "fast"):
         threshold = DEFAULT_THRESHOLD if args.threshold is None else args.threshold
-        mask = detect_damage_learned(photo.pixels, threshold, threads=args.threads)
+        model = installed_detector(fast=True) if detector == "fast" else None
+        mask = detect_damage_learned(photo.pixels, threshold, model, threads=args.threads)
     else:
         mask = detect_damage(photo.pixels, args.sensitivity)
     if photo.alpha is not None:

@@ -23,12 +23,17 @@ TILE = 512  # per-pixel cost is flat from 256 to 512 px tiles; larger tiles wast
 OVERLAP = 32
 
 
-def installed_detector() -> Path | None:
-    """The shipped (or user-installed) detector weights, or None."""
+FAST_DETECTOR = "detector-fast"
+"""The strided-stem detector (models/detector-fast.md): ~3x faster on large scans, lower recall."""
+
+
+def installed_detector(fast: bool = False) -> Path | None:
+    """The shipped (or user-installed) detector weights, or None: the default one, or with ``fast``
+    the half-resolution one."""
     from restorer.core.weights import DEFAULT_MODELS, resolve_model
 
     try:
-        return resolve_model(DEFAULT_MODELS["detector"])
+        return resolve_model(FAST_DETECTOR if fast else DEFAULT_MODELS["detector"], "detector")
     except RestorerError:
         return None
 
