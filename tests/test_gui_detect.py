@@ -40,7 +40,7 @@ def damaged_photo():
 @pytest.fixture
 def classic(monkeypatch):
     """No trained detector, whatever models/ holds: the classic detector serves the dialog."""
-    monkeypatch.setattr(detect_learned, "installed_detector", lambda: None)
+    monkeypatch.setattr(detect_learned, "installed_detector", lambda fast=False: None)
 
 
 @pytest.fixture
@@ -49,7 +49,7 @@ def learned(monkeypatch, tmp_path):
     from synthetic_photos import tiny_detector
 
     path = tiny_detector(tmp_path / "detector.pt")
-    monkeypatch.setattr(detect_learned, "installed_detector", lambda: path)
+    monkeypatch.setattr(detect_learned, "installed_detector", lambda fast=False: path)
     return path
 
 
@@ -172,6 +172,34 @@ def test_the_trained_detector_runs_once_and_the_slider_thresholds_it(window, qtb
     assert areas == sorted(areas) and areas[-1] > areas[0]
 
 
+def test_a_large_photo_gets_the_fast_detector_and_says_so(window, qtbot, monkeypatch, tmp_path):
+    """Above FAST_ABOVE_PIXELS the half-resolution detector answers (when installed) and the dialog
+    names it; below, the full one does."""
+    from synthetic_photos import tiny_detector
+
+    from restorer.gui import detect_dialog
+
+    full_path = tiny_detector(tmp_path / "detector.pt")
+    fast_path = tiny_detector(tmp_path / "detector-fast.pt", stem_stride=2)
+    monkeypatch.setattr(
+        detect_learned, "installed_detector", lambda fast=False: fast_path if fast else full_path
+    )
+    doc = show_photo(window, damaged_photo())
+    pixels = doc.photo.pixels
+    small = open_dialog(window, qtbot)
+    assert "fast" not in small.detector.text()
+    np.testing.assert_array_equal(
+        small.proposal(), detect_learned.damage_probability(pixels, full_path) > 0.5
+    )
+    small.reject()
+    monkeypatch.setattr(detect_dialog, "FAST_ABOVE_PIXELS", pixels.shape[0] * pixels.shape[1] - 1)
+    large = open_dialog(window, qtbot)
+    assert large.uses_trained_detector() and "fast, half-resolution" in large.detector.text()
+    expected = detect_learned.damage_probability(pixels, fast_path) > 0.5
+    assert not np.array_equal(expected, small.proposal())  # the two tiny nets differ: the test can tell
+    np.testing.assert_array_equal(large.proposal(), expected)
+
+
 def test_ok_with_the_trained_detector_adds_its_proposal(window, qtbot, monkeypatch, learned):
     doc = show_photo(window, damaged_photo())
     painted, position = doc.mask.copy(), doc.history.position
@@ -184,7 +212,7 @@ def test_ok_with_the_trained_detector_adds_its_proposal(window, qtbot, monkeypat
 def test_a_broken_trained_detector_falls_back_to_the_classic_one(window, qtbot, monkeypatch, tmp_path):
     broken = tmp_path / "detector.pt"
     broken.write_bytes(b"not a model")
-    monkeypatch.setattr(detect_learned, "installed_detector", lambda: broken)
+    monkeypatch.setattr(detect_learned, "installed_detector", lambda fast=False: broken)
     doc = show_photo(window, damaged_photo())
     dialog = open_dialog(window, qtbot)
     assert not dialog.uses_trained_detector() and "could not run" in dialog.detector.text()
