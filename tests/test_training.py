@@ -251,3 +251,12 @@ def test_gan_training_starts_from_finished_weights_and_carries_the_encoder(tiny_
     assert (
         main(_train_args("gan", tiny_images, tmp_path / "third", 1, *wider, "--init", str(first_path))) == 1
     )
+
+
+def test_bf16_on_a_cpu_without_bfloat16_instructions_is_warned_about():
+    from restorer.training.common import cpu_has_bf16
+
+    assert cpu_has_bf16("flags : fpu sse avx2 avx512f avx512_bf16 amx_tile")
+    assert cpu_has_bf16("flags : fpu amx_bf16")
+    assert not cpu_has_bf16("flags : fpu sse sse2 avx avx2 fma")
+    assert not cpu_has_bf16("flags : fpu avx512f avx512bw")  # AVX-512 without its bf16 extension
