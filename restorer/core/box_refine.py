@@ -143,29 +143,12 @@ class _Search:
 
 
 def _predict(model: Any, images: Any, holes: Any) -> Any:
-    """The model's whole-frame prediction (N, C, R, R) on the CPU for images (N, c, R, R) in [-1, 1]
-    and holes bool (N, R, R)."""
-    import torch
+    """The Context Encoder's whole-frame prediction (N, C, R, R) on the CPU for images (N, c, R, R)
+    in [-1, 1] (c = 1: a grey print, repeated) and holes bool (N, R, R)."""
+    from restorer.core.context_fill import predict_frames
 
-    from restorer.core.networks import make_context_input
-
-    nets = model.nets
-    device = next(next(iter(nets.values())).parameters()).device
-    known = (~holes).to(device, torch.float32)[:, None]
-    x = make_context_input(images.to(device, torch.float32).expand(-1, model.arch.nc, -1, -1), known)
-    with torch.no_grad():
-        out = _run_eval(nets["context_encoder"], x)
-    return out.float().clamp(-1.0, 1.0).cpu()
-
-
-def _run_eval(net: Any, x: Any) -> Any:
-    """``net(x)`` in eval mode (BatchNorm statistics as trained), its mode restored after."""
-    was_training = net.training
-    net.eval()
-    try:
-        return net(x)
-    finally:
-        net.train(was_training)
+    images = images.expand(-1, model.arch.nc, -1, -1)
+    return predict_frames(model.nets["context_encoder"], images, holes).cpu()
 
 
 def _step(search: _Search, best: Bounds, shifts: list[Shift], holds: Bounds) -> Bounds:

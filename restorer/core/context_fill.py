@@ -22,19 +22,27 @@ def fill_with_context_encoder(model: nn.Module, image: torch.Tensor, hole: torch
         raise RestorerError("the image must be a float tensor of shape (C, R, R)")
     if not isinstance(hole, torch.Tensor) or hole.dtype != torch.bool or hole.shape != image.shape[1:]:
         raise RestorerError(f"the hole mask must be a bool tensor of shape {tuple(image.shape[1:])}")
-    param = next(model.parameters(), None)
-    device = param.device if param is not None else image.device
     arch = getattr(model, "arch", None)
     if arch is not None and (image.shape[0] != arch.nc or image.shape[1] != arch.resolution):
         raise RestorerError(
             f"the context encoder takes {arch.nc}x{arch.resolution}x{arch.resolution} images, "
             f"not {'x'.join(map(str, image.shape))}"
         )
+    return predict_frames(model, image[None], hole[None])[0]
+
+
+@torch.no_grad()
+def predict_frames(model: nn.Module, images: torch.Tensor, holes: torch.Tensor) -> torch.Tensor:
+    """The network's predictions (N, C, R, R) in [-1, 1], float32 on the model's device, for
+    ``images`` (N, C, R, R) in [-1, 1] and bool ``holes`` (N, R, R); run in eval mode (BatchNorm
+    statistics as trained), the model's mode restored after."""
+    param = next(model.parameters(), None)
+    device = param.device if param is not None else images.device
     was_training = model.training
     model.eval()
     try:
-        known = (~hole).to(device=device, dtype=torch.float32)[None, None]
-        prediction = model(make_context_input(image.to(device, torch.float32)[None], known))
+        known = (~holes).to(device=device, dtype=torch.float32)[:, None]
+        prediction = model(make_context_input(images.to(device, torch.float32), known))
     finally:
         model.train(was_training)
-    return prediction[0].clamp(-1.0, 1.0)
+    return prediction.float().clamp(-1.0, 1.0)

@@ -31,6 +31,7 @@ from restorer.core.errors import RestorerError
 from restorer.core.framing import FACE_SHARE, face_share
 from restorer.core.grain import MIN_HOLE_PIXELS
 from restorer.core.imageio import Photo
+from restorer.core.maskops import mask_bounds
 from restorer.core.methods import FillMethod, FillRequest
 from restorer.core.methods.base import single
 from restorer.core.patches import add_grain, apply_patch, compose
@@ -303,8 +304,7 @@ def _photo_grain(ctx: _Context, box: Bounds, hole: np.ndarray) -> list | None:
     from restorer.core.grain import GRAIN_READ, photo_grain
 
     # Read around the hole, not the window: a patch fill's window is many times the ring it needs.
-    rows, cols = np.flatnonzero(hole.any(axis=1)), np.flatnonzero(hole.any(axis=0))
-    tight = Bounds(int(rows[0]), int(cols[0]), int(rows[-1]) + 1, int(cols[-1]) + 1)
+    tight = mask_bounds(hole)
     outer = tight.shifted(box.top, box.left).expanded(GRAIN_READ)
     outer = outer.intersect(Bounds.of_shape(ctx.photo.pixels.shape))
     where = np.zeros(outer.height * outer.width, bool).reshape(outer.height, outer.width)

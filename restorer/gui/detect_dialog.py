@@ -77,12 +77,12 @@ def first_pass(pixels: np.ndarray, sensitivity: float) -> Learned | Classic:
     try:
         from restorer.core import detect_learned
 
-        fast = pixels.shape[0] * pixels.shape[1] > FAST_ABOVE_PIXELS
-        path = (fast and detect_learned.installed_detector(fast=True)) or detect_learned.installed_detector()
+        large = pixels.shape[0] * pixels.shape[1] > FAST_ABOVE_PIXELS
+        fast = detect_learned.installed_detector(fast=True) if large else None
+        path = fast or detect_learned.installed_detector()
         if path is not None:
             probability = detect_learned.damage_probability(pixels, path)
-            used_fast = path == detect_learned.installed_detector(fast=True)
-            return Learned(probability, detect_learned.DEFAULT_THRESHOLD, used_fast)
+            return Learned(probability, detect_learned.DEFAULT_THRESHOLD, fast is not None)
     except Exception as exc:  # a broken or unloadable model: the classic detector still works
         note = f"The trained detector could not run ({exc}); using the classic one."
     return classic_pass(pixels, sensitivity, note)

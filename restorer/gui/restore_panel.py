@@ -128,24 +128,25 @@ class RestorePanel(QWidget):
             self.inversion.setItemData(i, tip, Qt.ItemDataRole.ToolTipRole)
         self.inversion.setToolTip("Where the latent search starts.")
         form.addRow("Search &starts from", self.inversion)
-        self.grain = QCheckBox("Match the photo's grain")
-        self.grain.setChecked(DEFAULTS.grain)
-        self.grain.setToolTip("Give each fill the film grain measured around it, so no fill looks plastic.")
-        form.addRow(self.grain)
-        self.detail = QCheckBox("Synthesise fine detail")
-        self.detail.setChecked(DEFAULTS.detail)
-        self.detail.setToolTip(
+        self.grain = _check(
+            "Match the photo's grain",
+            DEFAULTS.grain,
+            "Give each fill the film grain measured around it, so no fill looks plastic.",
+        )
+        self.detail = _check(
+            "Synthesise fine detail",
+            DEFAULTS.detail,
             "Face models paint at 64 px: in a larger window, keep their fill's shapes and copy the\n"
-            "finer detail and grain from the photo's own pixels, so the fill is not a soft patch."
+            "finer detail and grain from the photo's own pixels, so the fill is not a soft patch.",
         )
-        form.addRow(self.detail)
-        self.refine_box = QCheckBox("Refine the face box")
-        self.refine_box.setChecked(DEFAULTS.refine_box)
-        self.refine_box.setToolTip(
-            "Try a few squares about the context box and let the face model fill from the one it fits\n"
-            "best (outlined as the face frame); off: fill from the box exactly as drawn."
+        self.refine_box = _check(
+            "Refine the face box",
+            DEFAULTS.refine_box,
+            "Try a few squares about the context box and let the Context Encoder fill from the one it\n"
+            "fits best (outlined as the face frame); off: fill from the box exactly as drawn.",
         )
-        form.addRow(self.refine_box)
+        for box in (self.grain, self.detail, self.refine_box):
+            form.addRow(box)
 
         self.device = QComboBox()
         for i, (key, text, tip) in enumerate(DEVICE_CHOICES):
@@ -304,9 +305,8 @@ class RestorePanel(QWidget):
         method = self.method.currentData()
         for w in (self.iterations, self.starts, self.lam, self.inversion):
             w.setEnabled(method in LATENT_SETTINGS)
-        self.model.setEnabled(uses_model(method))
-        self.detail.setEnabled(uses_model(method))
-        self.refine_box.setEnabled(uses_model(method))
+        for box in (self.model, self.detail, self.refine_box):
+            box.setEnabled(uses_model(method))
 
     # ----- progress -----
     def set_progress_text(self, text: str) -> None:
@@ -355,6 +355,13 @@ class RestorePanel(QWidget):
         self.progress.setValue(1 if text.startswith("Done") else 0)
         self.set_progress_text(text)
         self.status.clear()  # the last region's line would read as if it were still running
+
+
+def _check(text: str, checked: bool, tip: str) -> QCheckBox:
+    box = QCheckBox(text)
+    box.setChecked(checked)
+    box.setToolTip(tip)
+    return box
 
 
 def _spin(low: int, high: int, value: int, step: int, tip: str) -> QSpinBox:

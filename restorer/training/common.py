@@ -179,6 +179,17 @@ def provenance(
     }
 
 
+def init_misfit(problem: str, required: bool) -> None:
+    """Weights to start from that do not fit the run's architecture: refused when the user named
+    them (``--init``); the default start (the shipped model) is skipped with a note, so a new
+    architecture trains from random weights."""
+    from restorer.core.errors import RestorerError
+
+    if required:
+        raise RestorerError(f"{problem}; pass --init none")
+    print(f"restorer: note: {problem}: starting from random weights", file=sys.stderr)
+
+
 def cpu_has_bf16(cpuinfo: str | None = None) -> bool:
     """Whether the CPU computes bfloat16 natively (Linux: from /proc/cpuinfo's flags; elsewhere
     assumed, as nothing says otherwise)."""
@@ -253,18 +264,13 @@ class TrainingRun:
         when the machine's checkpoints are gone. Returns provenance fields naming the start; a model
         of another kind or architecture is never half-loaded: refused when the user named it
         (``cfg.init_required``), else training starts from random weights with a note."""
-        from restorer.core.errors import RestorerError
         from restorer.core.weights import load_model
 
         if self.resuming or not init:
             return {"started_from": "checkpoint" if self.resuming else "random"}
         model = load_model(init)
         if model.kind != kind or model.arch != arch:
-            problem = f"{init} is not a {kind} model with this architecture"
-            if getattr(self.cfg, "init_required", False):
-                raise RestorerError(f"{problem}; pass --init none")
-            # The default start (the shipped model) does not fit a new architecture: start afresh.
-            print(f"restorer: note: {problem}: starting from random weights", file=sys.stderr)
+            init_misfit(f"{init} is not a {kind} model with this architecture", self.cfg.init_required)
             return {"started_from": "random"}
         for name, modules in nets.items():
             for module in modules:

@@ -24,9 +24,15 @@ import torch
 import torch.nn.functional as F
 
 from restorer.core.detector_net import DetectorArch, DetectorNet, parameter_count
-from restorer.core.errors import RestorerError
 from restorer.core.weights import load_model, save_weights
-from restorer.training.common import Progress, cpu_name, load_checkpoint, save_checkpoint, wall_clock
+from restorer.training.common import (
+    Progress,
+    cpu_name,
+    init_misfit,
+    load_checkpoint,
+    save_checkpoint,
+    wall_clock,
+)
 from restorer.training.detector_data import HELD_OUT_KODAK, load_clean_photos, make_batch
 
 DATA_CREDIT = (
@@ -79,10 +85,7 @@ def _start_weights(cfg: DetectorTrainConfig, net: DetectorNet) -> str:
         return "random"
     model = load_model(cfg.init)
     if model.kind != "detector" or replace(model.arch, stem_stride=net.arch.stem_stride) != net.arch:
-        problem = f"{cfg.init} is not a detector with this architecture"
-        if cfg.init_required:
-            raise RestorerError(f"{problem}; pass --init none")
-        print(f"restorer: note: {problem}: starting from random weights", file=sys.stderr)
+        init_misfit(f"{cfg.init} is not a detector with this architecture", cfg.init_required)
         return "random"
     if model.arch == net.arch:
         net.load_state_dict(model.nets["detector"].state_dict())

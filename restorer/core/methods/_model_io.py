@@ -79,10 +79,9 @@ class Resampler:
         that leaves nothing known, only when all of it is."""
         x = torch.from_numpy(self._square(hole).astype(np.float32))[None, None]
         share = F.interpolate(x, size=(self.resolution, self.resolution), mode="area")[0, 0]
-        for rule in (share > 0, share > 0.5):
-            if float((~rule).float().mean()) >= MIN_KNOWN:
-                return rule
-        mostly = share > 0.5
+        strict, mostly = share > 0, share > 0.5
+        if float((~strict).float().mean()) >= MIN_KNOWN:
+            return strict
         return share >= 1.0 - 1e-6 if bool(mostly.all()) else mostly
 
     def window(self, image: torch.Tensor) -> np.ndarray:
