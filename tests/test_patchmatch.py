@@ -127,7 +127,7 @@ def test_a_long_hole_a_few_pixels_thick_is_filled(thickness):
 @pytest.mark.parametrize("guided", [False, True])
 def test_candidate_costs_are_the_weighted_distances_to_straight_and_mirrored_sources(guided):
     """A candidate's cost is the weighted squared distance of the target's descriptor to the source's,
-    the source read mirrored when flipped (the bank holds mirrored rows, the targets stay straight)."""
+    the source read mirrored (right to left) when flipped, the target always straight."""
     from restorer.core.patchmatch import _GRID, _Level
 
     rng = np.random.default_rng(3)
@@ -140,7 +140,7 @@ def test_candidate_costs_are_the_weighted_distances_to_straight_and_mirrored_sou
     sy = rng.integers(3, 37, (n, m))
     sx = rng.integers(3, 45, (n, m))
     flip = rng.random((n, m)) < 0.5
-    got = level._score(level._query(image), sy, sx, flip)
+    got = np.stack([level.costs(image, sy[:, j], sx[:, j], flip[:, j]) for j in range(m)], axis=1)
     trust = np.where(hole, 0.02, 1.0)
     offsets = [(oy, ox) for oy in _GRID for ox in _GRID]
     for t in rng.choice(n, 12, replace=False):

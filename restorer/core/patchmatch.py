@@ -1,28 +1,28 @@
 """Fast multi-scale patch completion: fill a hole from patches of the photo itself.
 
 Wexler, Shechtman and Irani's (2007) expectation-maximisation completion, with Barnes et al.'s
-(2009) PatchMatch for the nearest-neighbour field, arranged so that every step is a whole-array
-numpy operation (no per-pixel Python loops, no torch: it must start fast):
+(2009) PatchMatch for the nearest-neighbour field. The per-target search and the vote are compiled
+loops (restorer.core.patch_kernels, numba); the pyramid, fields and seams are numpy here.
 
 * coarse to fine: the hole is filled on a pyramid; each finer level starts from the coarser
   level's field, doubled, and its first estimate is a vote of that field with the finer level's
   own (sharp) source pixels. The finest level only votes: its field comes from the level above
   (unless guided, below);
 * cheap patch descriptors: a patch is compared through 9 samples on a stride-2 grid in the 7x7
-  patch (27 values for RGB instead of 147). Every position's descriptor is one row of a bank
-  built once per level by shifted copies (no products), so a candidate costs a row gather;
+  patch (27 values for RGB instead of 147), read in place, and a distance stops as soon as it
+  exceeds the best so far;
 * the cost covers the whole patch, known pixels and already filled ones, the filled ones at a
   small weight: a match is chosen by the context where there is some, and by what the
   neighbours copied where there is none (deep inside the hole);
 * sources are fully known patches only, also mirrored left-right (the other eye or shoulder, a
-  symmetric pattern): the sample grid is symmetric, so a mirrored source's descriptor is the
-  same row with its columns permuted, and the target's descriptor is permuted instead;
-* search: jump-flood propagation (every target tries its neighbours' matches from 8, 4, 2, 1 px
-  away at once, following flips), random search in shrinking windows and a few global draws,
-  each a batch of candidates scored together; a propagated match wins near-ties (coherence);
-* vote without scatter: a hole pixel gathers, for each of the 49 offsets, the pixel that the
-  patch centred at (pixel - offset) copies there, weighted by that patch's similarity and by its
-  confidence (known pixels 1, hole pixels decaying with their depth into the hole);
+  symmetric pattern): the sample grid is symmetric, so a mirrored source reads its samples
+  right to left;
+* search: per target, the matches of the neighbours 8, 4, 2 and 1 px away as they were before
+  the pass (jump flooding), shifted back and following flips, then random search in shrinking
+  windows and a few global draws; a propagated match wins near-ties (coherence);
+* vote: a hole pixel gathers, for each of the 49 offsets, the pixel that the patch centred at
+  (pixel - offset) copies there, weighted by that patch's similarity and by its confidence
+  (known pixels 1, hole pixels decaying with their depth into the hole);
 * seam correction: the last vote also rebuilds the known ring around the hole, and the ring's
   residual is diffused into the hole (a Poisson correction), so the fill meets the edge without
   a step and can be pasted;
@@ -44,6 +44,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import ndimage
 
+from restorer.core import patch_kernels as kernels
 from restorer.core.errors import RestorerError
 from restorer.core.fills import halve_known as _downsample
 from restorer.core.poisson import (
@@ -63,7 +64,7 @@ RADIUS = 3  # 7x7 patches: big enough for texture structure, small enough to fin
 # 7x7 patch scored no better at 1.2-2x the time (the vote averages all 49 pixels of every patch
 # anyway: the search needs the layout, not the detail). Stride 3 (-3, 0, 3) scored the same on
 # photos but is blind to the phase of a 6 px check pattern (it smeared the check test's hole).
-_GRID = (-2, 0, 2)
+_GRID = kernels.GRID
 _FILLED_TRUST = 0.02  # weight of filled pixels in the cost: matching is (almost) on the known context
 _CONFIDENCE_DECAY = 1.3  # Wexler's gamma: a hole pixel's confidence is 1.3 ** -depth
 _SPREAD = 4.0  # vote weights exp(-cost / (spread * 75th percentile of the costs)): a soft vote
@@ -81,8 +82,7 @@ _ROUNDS = (0, 4, 4)  # on the finest level, the next, then all coarser ones
 # A guided completion searches its finest level once: its best-only vote copies single patches, and
 # with the doubled field alone those copies break every 2 px (a visible waffle in skin grain).
 _ROUNDS_GUIDED_FINEST = 1
-_JUMPS = (8, 4, 2, 1)  # propagation distances, tried all at once
-_SCORE_BLOCK = 1024  # targets scored at once: ~2 MB of candidate differences (16 candidates, RGB)
+_JUMPS_ARRAY = np.array((8, 4, 2, 1), np.intp)  # propagation distances: far ones cross the hole sooner
 
 
 @dataclass(frozen=True)
@@ -143,7 +143,7 @@ def _harmonic(image: np.ndarray, hole: np.ndarray) -> np.ndarray:
 
 
 class _Level:
-    """One pyramid level: its descriptor bank, sources, targets, and the search and vote on them."""
+    """One pyramid level: its sources, targets, confidence, and the search and vote on them."""
 
     def __init__(
         self,
@@ -155,11 +155,9 @@ class _Level:
     ) -> None:
         self.image, self.hole, self.mirror, self.rng = image, hole, mirror, rng
         self.guide = None if guide is None else guide[0]  # (h, w, G) features, never voted
-        self._tables: tuple[np.ndarray, ...] | None = None
+        self._trust: np.ndarray | None = None
         self.coherence = _COHERENCE
         self.height, self.width, self.channels = image.shape
-        # Channels of a descriptor sample: the pixel's, then the guide's features.
-        self.dims = self.channels + (0 if self.guide is None else self.guide.shape[2])
         h, w = self.height, self.width
         interior = np.zeros(hole.shape, bool)
         interior[RADIUS : h - RADIUS, RADIUS : w - RADIUS] = True
@@ -173,13 +171,7 @@ class _Level:
         self.slot = np.full(h * w, -1, np.intp)
         self.slot[self.targets] = np.arange(self.targets.size)
         self.ty, self.tx = np.divmod(self.targets, w)
-        gy, gx = np.meshgrid(_GRID, _GRID, indexing="ij")
-        self.grid = (gy * w + gx).reshape(-1)  # flat sample offsets
-        mirrored = (gy * w - gx).reshape(-1)
-        self.perm = np.array([int(np.flatnonzero(self.grid == m)[0]) for m in mirrored])
-        self._guide_weight = 0.0 if guide is None else guide[1]
-        self._target_weights: np.ndarray | None = None  # built on first search, like the bank
-        self._bank: np.ndarray | None = None  # built on first use: an unguided finest level never searches
+        self._guide_weight = 0.0 if guide is None else float(guide[1])
         confidence = np.ones(hole.shape, np.float32)
         box = _hole_box(hole)
         depth = ndimage.distance_transform_edt(hole[box])
@@ -188,46 +180,17 @@ class _Level:
             self.targets
         ]
 
-    @property
-    def weights(self) -> np.ndarray:
-        """(T, K * D) weights of the targets' descriptor columns."""
-        if self._target_weights is None:
-            trust = np.where(self.hole, _FILLED_TRUST, 1.0).astype(np.float32).reshape(-1)
-            samples = trust[self.targets[:, None] + self.grid]  # (T, K)
-            weights = np.empty((*samples.shape, self.dims), np.float32)
-            weights[..., : self.channels] = samples[..., None]
-            weights[..., self.channels :] = self._guide_weight  # as sure in the hole as around it
-            self._target_weights = weights.reshape(samples.shape[0], -1)
-        return self._target_weights
+    def trust(self) -> np.ndarray:
+        """(H, W) weight of each pixel's image channels in a descriptor: known 1, filled small."""
+        if self._trust is None:
+            self._trust = np.where(self.hole, _FILLED_TRUST, 1.0).astype(np.float32)
+        return self._trust
 
     def features(self, image: np.ndarray) -> np.ndarray:
         """(h, w, D) what a descriptor samples: ``image``, and the guide's features when there is one."""
-        return image if self.guide is None else np.concatenate([image, self.guide], axis=2)
-
-    @property
-    def bank(self) -> np.ndarray:
-        """(H * W, K * D) descriptors of every position: K shifted copies of the image, no products;
-        with mirroring, (2 H * W, K * D): then rows H * W + i are position i's read mirrored."""
-        if self._bank is None:
-            h, w, pad = self.height, self.width, RADIUS
-            padded = np.pad(self.features(self.image), ((pad, pad), (pad, pad), (0, 0)), mode="edge")
-            shifted = [
-                padded[pad + oy : pad + oy + h, pad + ox : pad + ox + w] for oy in _GRID for ox in _GRID
-            ]
-            # A mirrored source is its straight descriptor with the samples permuted. Permuting the
-            # bank once, not every candidate's target, lets a target's descriptor and weights
-            # broadcast over all its candidates instead of being gathered per candidate.
-            bank = np.empty((2 if self.mirror else 1, h, w, len(shifted), self.dims), np.float32)
-            for k, part in enumerate(shifted):
-                bank[0, :, :, k] = part
-                if self.mirror:
-                    bank[1, :, :, self.perm[k]] = part
-            self._bank = bank.reshape(bank.shape[0] * h * w, -1)
-        return self._bank
-
-    def _descriptors(self, centres: np.ndarray, features: np.ndarray) -> np.ndarray:
-        """(n, K * D) samples of (h, w, D) ``features`` on the grid around each flat centre."""
-        return features.reshape(-1, self.dims)[centres[:, None] + self.grid].reshape(centres.size, -1)
+        if self.guide is None:
+            return np.ascontiguousarray(image, dtype=np.float32)
+        return np.ascontiguousarray(np.concatenate([image, self.guide], axis=2), dtype=np.float32)
 
     def random_field(self) -> _Field:
         pick = self.rng.integers(0, self.sy_all.size, self.targets.size)
@@ -258,134 +221,37 @@ class _Level:
         inside = (sy >= 0) & (sy < self.height) & (sx >= 0) & (sx < self.width)
         return inside & self.source[np.clip(sy, 0, self.height - 1), np.clip(sx, 0, self.width - 1)]
 
-    def _score(
-        self,
-        query: np.ndarray,
-        sy: np.ndarray,
-        sx: np.ndarray,
-        flip: np.ndarray,
-        ok: np.ndarray | None = None,
-    ) -> np.ndarray:
-        """(T, M) weighted distances of every target's descriptor to its M candidate sources (sy,
-        sx, flip), all (T, M); inf where ``ok`` is False (those candidates are not read)."""
-        index = sy * self.width + sx
-        if ok is not None:
-            index = np.where(ok, index, 0)
-        if self.mirror:
-            index = index + self.height * self.width * flip
-        cost = np.empty(index.shape, np.float32)
-        # In blocks of targets: the (block, M, K * D) differences stay in cache through their three
-        # passes. np.take gathers rows about twice as fast as fancy indexing.
-        for start in range(0, index.shape[0], _SCORE_BLOCK):
-            part = slice(start, start + _SCORE_BLOCK)
-            diff = np.take(self.bank, index[part], axis=0)
-            diff -= query[part, None, :]
-            np.square(diff, out=diff)
-            cost[part] = np.matmul(diff, self.weights[part, :, None])[..., 0]
-        if ok is not None:
-            cost[~ok] = np.inf
+    def costs(self, image: np.ndarray, sy: np.ndarray, sx: np.ndarray, flip: np.ndarray) -> np.ndarray:
+        """(T,) weighted distances of every target's descriptor on ``image`` to source (sy, sx, flip)."""
+        cost = np.empty(self.targets.size, np.float32)
+        kernels.score(
+            self.features(image), self.trust(), self.channels, self._guide_weight,
+            self.ty, self.tx, sy.astype(np.intp), sx.astype(np.intp), flip.astype(np.bool_), cost,
+        )  # fmt: skip
         return cost
 
-    def _offer(
-        self,
-        field: _Field,
-        query: np.ndarray,
-        sy: np.ndarray,
-        sx: np.ndarray,
-        flip: np.ndarray,
-        bias: float = 1.0,
-    ) -> None:
-        """Adopt, per target, the best of the (T, M) candidates that is valid and beats its match."""
-        n = sy.shape[0]
-        cost = self._score(query, sy, sx, flip, self._valid(sy, sx))
-        if bias != 1.0:
-            cost *= np.float32(bias)
-        best = np.argmin(cost, axis=1)
-        best_cost = cost[np.arange(n), best]
-        win = best_cost < field.cost
-        field.sy[win], field.sx[win] = sy[win, best[win]], sx[win, best[win]]
-        field.flip[win], field.cost[win] = flip[win, best[win]], best_cost[win]
-
-    def _query(self, image: np.ndarray) -> np.ndarray:
-        """(T, K * D) target descriptors of ``image`` (mirrored sources are permuted in the bank)."""
-        return self._descriptors(self.targets, self.features(image))
-
-    def score(self, field: _Field, image: np.ndarray) -> np.ndarray:
-        """Set ``field.cost`` to its matches' distances on ``image``; returns the query it used."""
-        query = self._query(image)
-        field.cost = self._score(query, field.sy[:, None], field.sx[:, None], field.flip[:, None])[:, 0]
-        return query
+    def score(self, field: _Field, image: np.ndarray) -> None:
+        """Set ``field.cost`` to its matches' distances on ``image``."""
+        field.cost = self.costs(image, field.sy, field.sx, field.flip)
 
     def search(self, field: _Field, image: np.ndarray) -> None:
-        query = self.score(field, image)
-        self._propagate(field, query, _JUMPS)
-        self._random_search(field, query)
-
-    def _propagate(self, field: _Field, query: np.ndarray, jumps: tuple[int, ...]) -> None:
-        """Each target tries its four neighbours' matches (``jumps`` px away), shifted back."""
-        d = np.array(
-            [(0, j) for j in jumps]
-            + [(0, -j) for j in jumps]
-            + [(j, 0) for j in jumps]
-            + [(-j, 0) for j in jumps]
-        )
-        dy, dx = d[:, 0][None], d[:, 1][None]
-        ny, nx = self.ty[:, None] + dy, self.tx[:, None] + dx
-        inside = (ny >= 0) & (ny < self.height) & (nx >= 0) & (nx < self.width)
-        nb = np.where(
-            inside,
-            self.slot[np.clip(ny, 0, self.height - 1) * self.width + np.clip(nx, 0, self.width - 1)],
-            -1,
-        )
-        k = np.maximum(nb, 0)
-        flip = field.flip[k]
-        # A mirrored neighbour's source moves the other way along x.
-        sy = np.where(nb >= 0, field.sy[k] - dy, -1)
-        sx = field.sx[k] - np.where(flip, -dx, dx)
-        self._offer(field, query, sy, sx, flip, self.coherence)
-
-    def _random_search(self, field: _Field, query: np.ndarray) -> None:
-        """Candidates around each match in windows halving from the image size, and global draws."""
+        """Score the field on ``image``, then one PatchMatch pass (propagation, random search, a few
+        global draws)."""
+        self.score(field, image)
         n = self.targets.size
-        radii = []
-        radius = max(self.height, self.width) // 2
+        radii, radius = [], max(self.height, self.width) // 2
         while radius >= 1:
             radii.append(radius)
             radius //= 2
-        r = np.array(radii)[None, :]
-        sy = field.sy[:, None] + self.rng.integers(-r, r + 1, (n, r.size))
-        sx = field.sx[:, None] + self.rng.integers(-r, r + 1, (n, r.size))
-        flip = np.broadcast_to(field.flip[:, None], sy.shape)
-        draws = _GLOBAL_DRAWS
-        pick = self.rng.integers(0, self.sy_all.size, (n, draws))
-        gflip = self.rng.random((n, draws)) < 0.5 if self.mirror else np.zeros((n, draws), bool)
-        self._offer(
-            field,
-            query,
-            np.concatenate([sy, self.sy_all[pick]], 1),
-            np.concatenate([sx, self.sx_all[pick]], 1),
-            np.concatenate([flip, gflip], 1),
-        )
-
-    def _vote_tables(self, pixels: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """For each of the 49 offsets o and each pixel p: the centre p - o (0 outside), whether it
-        exists, and o's flat source displacements when read straight and mirrored."""
-        h, w = self.height, self.width
-        oy, ox = (a.reshape(-1, 1) for a in np.mgrid[-RADIUS : RADIUS + 1, -RADIUS : RADIUS + 1])
-        py, px = np.divmod(pixels, w)
-        qy, qx = py[None] - oy, px[None] - ox
-        inside = (qy >= 0) & (qy < h) & (qx >= 0) & (qx < w)
-        centre = np.where(inside, qy * w + qx, 0)
-        return centre, inside, np.stack([oy * w + ox, oy * w - ox])
-
-    def _best_only(self, cost: np.ndarray, centre: np.ndarray, inside: np.ndarray) -> np.ndarray:
-        """(49, n) vote weights that pick, per pixel, the cheapest patch covering it (the first of ties)."""
-        table = np.full(self.height * self.width, np.inf, np.float32)
-        table[self.targets] = cost
-        gathered = np.where(inside, np.take(table, centre), np.inf)
-        best = np.argmin(gathered, axis=0)
-        picked = np.arange(len(gathered))[:, None] == best[None]
-        return (picked & np.isfinite(gathered[best, np.arange(best.size)])[None]).astype(np.float32)
+        jitter = self.rng.random((n, len(radii), 2), dtype=np.float32)
+        pick = self.rng.integers(0, self.sy_all.size, (n, _GLOBAL_DRAWS))
+        draws_flip = self.rng.random((n, _GLOBAL_DRAWS)) < 0.5 if self.mirror else np.zeros(pick.shape, bool)
+        kernels.search(
+            self.features(image), self.trust(), self.channels, self._guide_weight,
+            self.source, self.slot, self.ty, self.tx, field.sy, field.sx, field.flip, field.cost,
+            float(self.coherence), _JUMPS_ARRAY, np.array(radii, np.intp), jitter,
+            self.sy_all[pick], self.sx_all[pick], draws_flip,
+        )  # fmt: skip
 
     def vote(
         self, field: _Field, pixels: np.ndarray, best_only: bool = False
@@ -393,27 +259,23 @@ class _Level:
         """Weighted mean of what the matched patches put on flat ``pixels``: (sums (n, C), weights (n,)).
 
         A pixel gathers from every patch that covers it, the one centred at (pixel - offset)
-        giving its source's pixel at the same offset: gathers only, no scatter-add. ``best_only``:
-        the cheapest patch's pixel alone (a copy keeps its source's detail, a mean smooths it).
+        giving its source's pixel at the same offset, weighted by the match's similarity and its
+        confidence. ``best_only``: the cheapest patch's pixel alone (a copy keeps its source's
+        detail, a mean smooths it).
         """
-        if self._tables is None or self._tables[0] is not pixels:
-            self._tables = (pixels, *self._vote_tables(pixels))
-        _, centre, inside, shift = self._tables
-        size = self.height * self.width
         if best_only:
-            wq = self._best_only(field.cost, centre, inside)
+            weight = np.where(np.isfinite(field.cost), field.cost, np.inf).astype(np.float32)
         else:
             spread = _SPREAD * float(np.percentile(field.cost[np.isfinite(field.cost)], 75)) + 1e-12
-            weight = np.zeros(size, np.float32)
-            weight[self.targets] = np.exp(-field.cost / spread) * self.confidence
-            wq = np.take(weight, centre) * inside  # (49, n); np.take: about twice fancy indexing's speed
-        src = np.zeros(size, np.intp)
-        src[self.targets] = field.sy * self.width + field.sx
-        flip = np.zeros(size, bool)
-        flip[self.targets] = field.flip
-        read = np.take(src, centre) + np.where(np.take(flip, centre), shift[1], shift[0])
-        values = np.take(self.image.reshape(-1, self.channels), read, axis=0)  # (49, n, C)
-        return np.einsum("on,onc->nc", wq, values), wq.sum(axis=0)
+            weight = (np.exp(-field.cost / spread) * self.confidence).astype(np.float32)
+        py, px = np.divmod(pixels, self.width)
+        sums = np.zeros((pixels.size, self.channels), np.float32)
+        totals = np.zeros(pixels.size, np.float32)
+        kernels.vote(
+            self.image, RADIUS, self.slot, weight, field.sy, field.sx, field.flip,
+            py, px, best_only, sums, totals,
+        )  # fmt: skip
+        return sums, totals
 
 
 def _seam_corrected(
