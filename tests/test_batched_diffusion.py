@@ -128,10 +128,14 @@ def test_batched_fills_match_the_per_region_fills(monkeypatch, method, dtype, ch
         # Grain is measured on the photo as filled so far, so earlier regions' fills (a level off
         # here and there) move it a little.
         levels_ours, levels_theirs = ours.params.pop("grain_levels"), theirs.params.pop("grain_levels")
+        corr_ours = ours.params.pop("grain_correlation", None)
+        corr_theirs = theirs.params.pop("grain_correlation", None)
         assert ours.params == theirs.params
-        assert (levels_ours is None) == (levels_theirs is None)
+        assert (levels_ours is None) == (levels_theirs is None) == (corr_ours is None) == (corr_theirs is None)
         if levels_ours is not None:
             assert np.allclose(levels_ours, levels_theirs, rtol=0.01, atol=1e-4)
+            assert np.allclose(corr_ours, corr_theirs, atol=0.01)
+            ours.params["grain_correlation"] = corr_ours
         ours.params["grain_levels"] = levels_ours
         assert len(ours.candidates) == len(theirs.candidates) == 1
         known = ~mask[ours.box.slices]  # the window as it was, in both

@@ -8,7 +8,7 @@ from scipy import ndimage
 
 from restorer.core.errors import RestorerError
 from restorer.core.fills import diffusion_fill
-from restorer.core.grain import _regions, grain_levels, match_grain, photo_grain
+from restorer.core.grain import _band_stats, _regions, grain_levels, match_grain, photo_grain
 
 SIZE = 200
 
@@ -87,16 +87,16 @@ def test_small_or_empty_holes_and_bad_input():
 
 
 def _whole_image_levels(pixels: np.ndarray, where: np.ndarray) -> np.ndarray:
-    """Reference: every band over the whole image (reflected at its edges), then MAD over ``where``."""
+    """Reference: every band over the whole image (reflected at its edges), then the quiet cells'
+    levels over ``where``, in 32 px cells from its bounding box's corner."""
     image = pixels.astype(np.float32) / np.float32(np.iinfo(pixels.dtype).max)
     blurred = [image] + [
         ndimage.gaussian_filter(image, (s, s, 0), truncate=2.0, mode="reflect") for s in (1.0, 2.0, 4.0)
     ]
-    levels = []
-    for k in range(3):
-        values = (blurred[k] - blurred[k + 1])[where]
-        levels.append(1.4826 * np.median(np.abs(values - np.median(values, axis=0)), axis=0))
-    return np.stack(levels)
+    ys, xs = np.nonzero(where)
+    y0, x0 = ys.min(), xs.min()
+    cells = (ys - y0) // 32 * ((xs.max() - x0) // 32 + 1) + (xs - x0) // 32
+    return np.stack([_band_stats((blurred[k] - blurred[k + 1])[where], cells)[0] for k in range(3)])
 
 
 def _sprawling_hole(shape: tuple[int, int]) -> np.ndarray:
@@ -120,8 +120,8 @@ def test_photo_grain_equals_the_whole_photo_measurement(dtype):
     skip[150:170, 20:120] = True
     ring, _ = _regions(hole)
     expected = _whole_image_levels(pixels, ring & ~skip)
-    np.testing.assert_array_equal(photo_grain(pixels, hole, skip), expected)
-    np.testing.assert_array_equal(photo_grain(pixels, hole), _whole_image_levels(pixels, ring))
+    np.testing.assert_array_equal(photo_grain(pixels, hole, skip).levels, expected)
+    np.testing.assert_array_equal(photo_grain(pixels, hole).levels, _whole_image_levels(pixels, ring))
 
 
 def test_grain_levels_by_tiles_equal_the_whole_image():
@@ -138,3 +138,53 @@ def test_grain_levels_by_tiles_equal_the_whole_image():
 def test_photo_grain_of_no_hole_is_none():
     pixels = _grainy(np.uint8, 0.0)
     assert photo_grain(pixels, np.zeros((SIZE, SIZE), bool)) is None
+
+
+def _mad_levels(pixels: np.ndarray, where: np.ndarray) -> np.ndarray:
+    """The old measure: the robust spread of all of ``where``'s band values (texture counts too)."""
+    image = pixels.astype(np.float32) / np.float32(np.iinfo(pixels.dtype).max)
+    blurred = [image] + [ndimage.gaussian_filter(image, (s, s, 0), truncate=2.0) for s in (1.0, 2.0, 4.0)]
+    values = [(blurred[k] - blurred[k + 1])[where] for k in range(3)]
+    return np.stack([1.4826 * np.median(np.abs(v - np.median(v, axis=0)), axis=0) for v in values])
+
+
+def test_busy_texture_around_the_hole_is_not_taken_for_grain():
+    """Hair or leaves on two sides of the ring: the grain measured is the flat sides' grain, and the
+    fill gets that much, not the texture's level."""
+    rng = np.random.default_rng(8)
+    grain_only = _grainy(np.uint8, 1.0, seed=8)
+    texture = ndimage.gaussian_filter(rng.standard_normal((SIZE, SIZE)), 1.5)
+    busy = np.zeros((SIZE, SIZE), bool)
+    busy[:, :45] = busy[:55, :] = True  # the left and top sides of the ring (the hole is 60:140, 50:130)
+    pixels = grain_only.astype(np.float32) + np.where(busy, texture * 255, 0)[..., None]
+    pixels = np.clip(np.round(pixels), 0, 255).astype(np.uint8)
+    hole = _hole()
+    ring, core = _regions(hole)
+    truth = _mad_levels(grain_only, ring)
+    assert (_mad_levels(pixels, ring)[1:] > 1.8 * truth[1:]).all()  # the whole-ring spread: 1.9-3x
+    measured = photo_grain(pixels, hole).levels
+    np.testing.assert_allclose(measured, truth, rtol=0.3)
+    fill = diffusion_fill(pixels, hole)
+    out = match_grain(pixels, hole, fill, seed=2)
+    got = grain_levels(out.astype(np.float32) / 255, core)
+    assert (got[1:] < 1.4 * truth[1:]).all()
+
+
+@pytest.mark.parametrize("brightness_only", [True, False])
+def test_grain_in_brightness_only_is_added_without_colour(brightness_only):
+    """Film and scanner grain that moves all channels together gets noise that does too (no coloured
+    speckle); grain independent per channel gets independent noise."""
+    rng = np.random.default_rng(4)
+    ramp = 0.3 + 0.4 * np.mgrid[:SIZE, :SIZE][1] / SIZE
+    noise = rng.standard_normal((SIZE, SIZE, 1 if brightness_only else 3)) * 0.03
+    pixels = np.round(np.clip(ramp[..., None] + noise, 0, 1) * 255).astype(np.uint8)
+    pixels = np.ascontiguousarray(np.broadcast_to(pixels, (SIZE, SIZE, 3)))
+    hole = _hole()
+    fill = diffusion_fill(pixels, hole)
+    added = (match_grain(pixels, hole, fill, seed=6).astype(np.float32) - fill)[hole]
+    colour = added - added.mean(axis=1, keepdims=True)  # what differs between the channels
+    ratio = colour.std() / added.std()
+    if brightness_only:
+        assert ratio < 0.15
+    else:
+        assert ratio > 0.6  # independent channels: about sqrt(2/3) of the noise is colour

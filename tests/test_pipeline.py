@@ -365,8 +365,9 @@ def test_grain_is_measured_around_the_hole_on_the_whole_photo():
     first = result.patches[0]
     hole = np.zeros_like(mask)
     hole[first.box.slices] = first.hole
-    expected = photo_grain(pixels, hole, mask & ~hole).round(6).tolist()
-    assert first.box.height < 60 and first.params["grain_levels"] == expected
+    expected = photo_grain(pixels, hole, mask & ~hole)
+    assert first.box.height < 60 and first.params["grain_levels"] == expected.levels.round(6).tolist()
+    assert first.params["grain_correlation"] == expected.correlation.round(4).tolist()
 
 
 def test_starts_are_bounded_and_memory_is_estimated_before_work(monkeypatch):

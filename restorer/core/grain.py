@@ -2,19 +2,24 @@
 
 The grain is measured per channel and per scale around the hole: three band-pass layers
 (differences of Gaussians of 0, 1, 2 and 4 px, so single-pixel noise, clumps of ~2 px and of
-~4 px), each robustly measured as a standard deviation from the median absolute deviation in a
-ring of known pixels outside the hole. MAD ignores the few large values that edges and texture
-put in a band, so what it reports is the noise floor, not the picture's detail. The same is
-measured inside the fill; where the fill's grain is lower (patch votes and learned fills are
-smoother than the photo), seeded Gaussian noise shaped into the same bands is added to the hole
-pixels only, with per-band amplitudes chosen (non-negative least squares, bands overlap) so that
-fill and added noise together have the ring's band levels.
+~4 px), measured in a ring of known pixels outside the hole, cell by cell (32 px cells): grain is
+everywhere, texture and edges (hair, leaves, an earring) are in some cells, so the quietest cells
+give the noise floor, not the picture's detail. (A median absolute deviation over the whole ring,
+used before, took a ring of hair and foliage for heavy grain and speckled large face fills.) The
+quiet cells also give how the channels' grain is correlated: film and scanner grain is mostly in
+brightness, and noise drawn independently per channel would be coloured speckle on it. The same
+is measured inside the fill; where the fill's grain is lower (patch votes and learned fills are
+smoother than the photo), seeded Gaussian noise shaped into the same bands, correlated across
+channels as the ring's grain is, is added to the hole pixels only, with per-band amplitudes chosen
+(non-negative least squares, bands overlap) so that fill and added noise together have the ring's
+band levels.
 
 Numpy and scipy only: no model, no torch.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
@@ -23,7 +28,7 @@ from scipy import ndimage
 from restorer.core.errors import RestorerError
 from restorer.core.poisson.pixels import check_hole, check_pixels, to_dtype, value_scale
 
-__all__ = ["MIN_HOLE_PIXELS", "grain_levels", "match_grain", "photo_grain"]
+__all__ = ["MIN_HOLE_PIXELS", "Grain", "grain_levels", "grain_stats", "match_grain", "photo_grain"]
 
 SCALES = (0.0, 1.0, 2.0, 4.0)  # Gaussian sigmas (px); band k is blur(k) - blur(k + 1)
 _REACH = 9  # px a band reads from (4 px sigma at truncate 2): ring and core keep this far from the edge
@@ -38,6 +43,10 @@ _TILE = 64
 GRAIN_READ = _REACH + _RING + 1 + _HALO
 """px beyond a hole's bounding box that :func:`photo_grain` reads: the ring and the pixels its bands see."""
 _MAD_TO_STD = 1.4826  # std of a Gaussian from its median absolute deviation
+_CELL = 32  # px: cells of the measured pixels, aligned to their bounding box (so a crop measures the same)
+_CELL_MIN = 48  # measured pixels a cell needs to count
+_MIN_CELLS = 6  # with fewer cells that count, every pixel does (the robust MAD of all of them)
+_QUIET = 0.3  # the quietest 30% of the cells (by their band variance, summed over channels) give the grain
 _SLACK = 0.1  # a band within 10% of the ring's level needs nothing: MAD estimates scatter that much
 _NEGLIGIBLE = 0.25  # deficits under a quarter of a quantisation level are left alone
 
@@ -60,16 +69,63 @@ def _robust_std(values: np.ndarray) -> np.ndarray:
     return _MAD_TO_STD * np.median(np.abs(centred), axis=0)
 
 
-def grain_levels(image: np.ndarray, where: np.ndarray, scale: float = 1.0) -> np.ndarray | None:
-    """(bands, C) robust noise levels of (H, W, C) ``image`` / ``scale`` over bool mask ``where``.
+@dataclass(frozen=True)
+class Grain:
+    """A photo's grain around a hole: what a fill should get."""
+
+    levels: np.ndarray  # (bands, C) standard deviation per band and channel, in [0, 1] units
+    correlation: np.ndarray  # (bands, C, C) between the channels' grain, per band
+
+
+def _correlation(cov: np.ndarray) -> np.ndarray:
+    """(C, C) correlation of covariance ``cov``; channels without variance are uncorrelated."""
+    std = np.sqrt(np.maximum(np.diag(cov), 0.0))
+    scale = np.outer(std, std)
+    corr = np.divide(cov, scale, out=np.zeros_like(cov), where=scale > 0)
+    corr = np.clip(corr, -1.0, 1.0)
+    np.fill_diagonal(corr, 1.0)
+    return corr
+
+
+def _band_stats(values: np.ndarray, cells: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(C,) grain levels and (C, C) correlation of one band's (n, C) ``values`` in cells ``cells``.
+
+    The covariance of the quietest cells, averaged: busy cells (texture, edges) are left out. With
+    too few cells, the robust spread of all values (and their plain correlation).
+    """
+    counts = np.bincount(cells)
+    counted = np.flatnonzero(counts >= _CELL_MIN)
+    channels = values.shape[1]
+    if counted.size < _MIN_CELLS:
+        cov = np.atleast_2d(np.cov(values.astype(np.float64), rowvar=False)) if values.shape[0] > 1 else None
+        corr = np.eye(channels) if cov is None else _correlation(cov)
+        return _robust_std(values), corr
+    n = counts[counted][:, None]
+    means = np.stack([np.bincount(cells, values[:, c])[counted] for c in range(channels)], axis=1) / n
+    cov = np.empty((counted.size, channels, channels))
+    for c in range(channels):
+        for d in range(c, channels):
+            moment = np.bincount(cells, values[:, c] * values[:, d])[counted] / n[:, 0]
+            cov[:, c, d] = cov[:, d, c] = moment - means[:, c] * means[:, d]
+    busy = np.trace(cov, axis1=1, axis2=2)
+    quiet = busy <= np.quantile(busy, _QUIET)
+    mean_cov = cov[quiet].mean(axis=0)
+    return np.sqrt(np.maximum(np.diag(mean_cov), 0.0)), _correlation(mean_cov)
+
+
+def grain_stats(image: np.ndarray, where: np.ndarray, scale: float = 1.0) -> Grain | None:
+    """The grain of (H, W, C) ``image`` / ``scale`` over bool mask ``where`` (see the module).
 
     None when ``where`` holds too few pixels to measure. The bands are those of the whole image
     (reflected at its edges), but computed only on the tiles that hold ``where`` pixels: a ring
     around a sprawling crack, or around a hole in a wide window, is a small part of its box.
+    Cells are aligned to ``where``'s bounding box and values taken in raster order, so a crop that
+    holds the pixels the bands read measures exactly what the whole image does.
     """
     if np.count_nonzero(where) < _MIN_PIXELS:
         return None
     picked: list[list[np.ndarray]] = [[] for _ in SCALES[1:]]
+    places: list[np.ndarray] = []
     height, width = where.shape
     rows = np.flatnonzero(where.any(axis=1))
     cols = np.flatnonzero(where.any(axis=0))
@@ -88,9 +144,22 @@ def grain_levels(image: np.ndarray, where: np.ndarray, scale: float = 1.0) -> np
             block = block.astype(np.float32) / np.float32(scale)
             chosen = np.zeros(block.shape[:2], bool)
             chosen[y0 - top : y0 - top + inside.shape[0], x0 - left : x0 - left + inside.shape[1]] = inside
+            ys, xs = np.nonzero(chosen)
+            places.append((ys + top - rows[0]) * (cols[-1] + 1 - cols[0]) + (xs + left - cols[0]))
             for k, band in enumerate(_bands(block)):
                 picked[k].append(band[chosen])
-    return np.stack([_robust_std(np.concatenate(values)) for values in picked])
+    place = np.concatenate(places)
+    order = np.argsort(place, kind="stable")  # raster order, whatever the tiles' order
+    ys, xs = np.divmod(place[order], cols[-1] + 1 - cols[0])
+    cells = (ys // _CELL) * ((cols[-1] - cols[0]) // _CELL + 1) + xs // _CELL
+    stats = [_band_stats(np.concatenate(values)[order], cells) for values in picked]
+    return Grain(np.stack([s[0] for s in stats]), np.stack([s[1] for s in stats]))
+
+
+def grain_levels(image: np.ndarray, where: np.ndarray, scale: float = 1.0) -> np.ndarray | None:
+    """(bands, C) grain levels of (H, W, C) ``image`` / ``scale`` over ``where`` (:func:`grain_stats`)."""
+    stats = grain_stats(image, where, scale)
+    return None if stats is None else stats.levels
 
 
 @lru_cache(maxsize=1)
@@ -157,15 +226,31 @@ def _core(hole: np.ndarray) -> np.ndarray:
     return core
 
 
-def _noise(shape: tuple[int, ...], amplitudes: np.ndarray, seed: int, mono: bool = False) -> np.ndarray:
+def _root(correlation: np.ndarray) -> np.ndarray:
+    """(C, C) symmetric square root of a correlation matrix (clipped to be positive semi-definite):
+    white noise times it has that correlation; all-ones (grey grain) is fine too."""
+    values, vectors = np.linalg.eigh(correlation)
+    return (vectors * np.sqrt(np.maximum(values, 0.0))) @ vectors.T
+
+
+def _noise(
+    shape: tuple[int, ...],
+    amplitudes: np.ndarray,
+    seed: int,
+    mono: bool = False,
+    correlation: np.ndarray | None = None,
+) -> np.ndarray:
     """Float (H, W, C) noise: per band and channel, white noise shaped by the band, scaled. ``mono``:
-    one noise field for every channel (a grey or toned print's grain has no colour of its own)."""
+    one noise field for every channel (a grey or toned print's grain has no colour of its own);
+    ``correlation`` (bands, C, C): the channels' noise correlated so (None: independent)."""
     rng = np.random.default_rng(seed)
     total = np.zeros(shape, np.float32)
     drawn = (*shape[:2], 1) if mono else shape
     for k, amplitude in enumerate(amplitudes):
         white = rng.standard_normal(drawn).astype(np.float32)  # drawn for every band: seeds stay aligned
         if amplitude.any():
+            if correlation is not None and not mono and shape[2] > 1:
+                white = white @ _root(correlation[k]).astype(np.float32)
             total += (_blur(white, SCALES[k]) - _blur(white, SCALES[k + 1])) * amplitude.astype(np.float32)
     return total
 
@@ -177,6 +262,7 @@ def match_grain(
     seed: int = 0,
     wanted: np.ndarray | None = None,
     mono: bool = False,
+    correlation: np.ndarray | None = None,
 ) -> np.ndarray:
     """``fill`` with grain added to its hole pixels where it is smoother than the photo around it.
 
@@ -186,8 +272,9 @@ def match_grain(
     when the photo has no grain to match (a clean or noiseless photo), the fill already has as
     much, or there are too few pixels to measure. Deterministic for a ``seed``. ``wanted``:
     the photo's levels measured beforehand (:func:`photo_grain`), so that a fill composed again
-    later gets the grain the first one got, whatever has changed around it since. ``mono``: the
-    same grain in every channel, for grey and toned prints.
+    later gets the grain the first one got, whatever has changed around it since, with its
+    ``correlation`` between channels (None: independent, as records made before it was measured).
+    ``mono``: the same grain in every channel, for grey and toned prints.
     """
     photo = check_pixels(pixels, "pixels")
     filled = check_pixels(fill, "fill")
@@ -201,8 +288,12 @@ def match_grain(
     if not hole.any() or hole.all():
         return out.reshape(fill.shape)
     box = _around(hole)
-    levels = None if wanted is None else np.asarray(wanted)
-    grained = _grained(photo[box], hole[box], out[box], seed, levels, mono)
+    given = None
+    if wanted is not None:
+        channels = np.asarray(wanted).shape[1]
+        corr = np.broadcast_to(np.eye(channels), (len(wanted), channels, channels))
+        given = Grain(np.asarray(wanted), corr if correlation is None else np.asarray(correlation))
+    grained = _grained(photo[box], hole[box], out[box], seed, given, mono)
     if grained is not None:
         out[box][hole[box]] = grained
     return out.reshape(fill.shape)
@@ -217,9 +308,9 @@ def _around(hole: np.ndarray, grow: int = _REACH + _RING + 1) -> tuple[slice, sl
     )
 
 
-def photo_grain(pixels: np.ndarray, hole: np.ndarray, skip: np.ndarray | None = None) -> np.ndarray | None:
-    """(bands, C) grain levels of the photo in the ring around ``hole``, leaving out ``skip`` (other
-    damage, which is not grain); None when too little is known to measure. Values in [0, 1] units."""
+def photo_grain(pixels: np.ndarray, hole: np.ndarray, skip: np.ndarray | None = None) -> Grain | None:
+    """The photo's grain in the ring around ``hole``, leaving out ``skip`` (other damage, which is
+    not grain); None when too little is known to measure. Levels in [0, 1] units."""
     photo = check_pixels(pixels, "pixels")
     check_hole(hole, photo.shape)
     if not hole.any():
@@ -230,24 +321,25 @@ def photo_grain(pixels: np.ndarray, hole: np.ndarray, skip: np.ndarray | None = 
     ring = _ring(hole[box])
     if skip is not None:
         ring &= ~skip[box]
-    return grain_levels(photo[box], ring, value_scale(photo.dtype))
+    return grain_stats(photo[box], ring, value_scale(photo.dtype))
 
 
 def _grained(
-    photo: np.ndarray, hole: np.ndarray, fill: np.ndarray, seed: int, wanted: np.ndarray | None, mono: bool
+    photo: np.ndarray, hole: np.ndarray, fill: np.ndarray, seed: int, wanted: Grain | None, mono: bool
 ) -> np.ndarray | None:
     """The hole's (n, C) values of ``fill`` with matching grain, or None when none is needed."""
     scale = np.float32(value_scale(fill.dtype))
     if wanted is None:  # measured beforehand in the pipeline: then the ring is not needed here
-        wanted = grain_levels(photo, _ring(hole), scale)
+        wanted = grain_stats(photo, _ring(hole), scale)
     present = grain_levels(fill, _core(hole), scale)
     if wanted is None or present is None:
         return None
-    amplitudes = _amplitudes(wanted, present)
+    amplitudes = _amplitudes(wanted.levels, present)
     step = 1.0 / float(scale) if fill.dtype.kind in "ui" else 1e-6
     if not (amplitudes > _NEGLIGIBLE * step).any():
         return None
-    values = fill[hole].astype(np.float32) / scale + _noise(fill.shape, amplitudes, seed, mono)[hole]
+    noise = _noise(fill.shape, amplitudes, seed, mono, wanted.correlation)
+    values = fill[hole].astype(np.float32) / scale + noise[hole]
     if fill.dtype.kind in "ui":
         values = np.clip(values, 0.0, 1.0)
     return to_dtype(values, fill.dtype)

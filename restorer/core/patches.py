@@ -45,8 +45,9 @@ def add_grain(
     """``values`` (the hole's composed pixels) with the photo's grain ``levels`` (measured when the
     region was filled, see restorer.core.grain.photo_grain) added where they are smoother: no fill,
     whatever made it, should look plastic on a grainy scan. ``params`` are the region's: its
-    ``grain_levels`` and its ``tone`` (a grey or toned print gets colourless grain). No seed or no
-    levels: unchanged."""
+    ``grain_levels``, ``grain_correlation`` (absent in records made before it was measured: then
+    independent per channel) and its ``tone`` (a grey or toned print gets colourless grain). No seed
+    or no levels: unchanged."""
     levels = params.get("grain_levels")
     if seed is None or levels is None:
         return values
@@ -55,7 +56,10 @@ def add_grain(
     filled = window.copy()
     filled[hole] = values
     mono = params.get("tone", "colour") != "colour"
-    return match_grain(window, hole, filled, seed, np.asarray(levels, np.float32), mono)[hole]
+    correlation = params.get("grain_correlation")
+    if correlation is not None:
+        correlation = np.asarray(correlation, np.float64)
+    return match_grain(window, hole, filled, seed, np.asarray(levels, np.float32), mono, correlation)[hole]
 
 
 def apply_patch(pixels: np.ndarray, patch: WindowPatch) -> None:

@@ -297,8 +297,9 @@ def _no_work(options: RestoreOptions) -> Generator[Event, None, RestoreResult]:
     yield  # a generator that returns at once
 
 
-def _photo_grain(ctx: _Context, box: Bounds, hole: np.ndarray) -> list | None:
-    """The photo's grain around a region, (bands, C) as lists, measured in the ring around its hole
+def _photo_grain(ctx: _Context, box: Bounds, hole: np.ndarray) -> tuple[list, list] | None:
+    """The photo's grain around a region, as lists: levels (bands, C) and the channels' correlation
+    (bands, C, C), measured in the ring around its hole
     (beyond its window where that is tight) on the photo as filled so far; damage still pending is
     not grain."""
     from restorer.core.grain import GRAIN_READ, photo_grain
@@ -309,8 +310,8 @@ def _photo_grain(ctx: _Context, box: Bounds, hole: np.ndarray) -> list | None:
     outer = outer.intersect(Bounds.of_shape(ctx.photo.pixels.shape))
     where = np.zeros(outer.height * outer.width, bool).reshape(outer.height, outer.width)
     where[tight.shifted(box.top - outer.top, box.left - outer.left).slices] = hole[tight.slices]
-    levels = photo_grain(ctx.current[outer.slices], where, ctx.pending[outer.slices] & ~where)
-    return None if levels is None else levels.round(6).tolist()
+    grain = photo_grain(ctx.current[outer.slices], where, ctx.pending[outer.slices] & ~where)
+    return None if grain is None else (grain.levels.round(6).tolist(), grain.correlation.round(4).tolist())
 
 
 BATCH_PIXELS = 250_000
@@ -482,8 +483,10 @@ def _run(
         # A detail fill already carries the photo's own grain, copied from around the hole
         # (restorer.core.detail): matched noise on top doubles it (docs/quality.md).
         measure = measure and not params.get("detail", False)
-        levels = _photo_grain(ctx, task.window, hole) if measure else None
+        levels, correlation = (_photo_grain(ctx, task.window, hole) if measure else None) or (None, None)
         params.update(tone=ctx.tone.kind, blend=blend, grain=options.grain, grain_levels=levels)
+        if correlation is not None:
+            params.update(grain_correlation=correlation)
         if task.refined is not None:
             params.update(box_refined=_refinement_record(task.refined))
         patch = WindowPatch(
