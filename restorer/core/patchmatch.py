@@ -82,7 +82,10 @@ _ROUNDS = (0, 4, 4)  # on the finest level, the next, then all coarser ones
 # A guided completion searches its finest level once: its best-only vote copies single patches, and
 # with the doubled field alone those copies break every 2 px (a visible waffle in skin grain).
 _ROUNDS_GUIDED_FINEST = 1
-_JUMPS_ARRAY = np.array((8, 4, 2, 1), np.intp)  # propagation distances: far ones cross the hole sooner
+# Propagation distances. 4 and 1 px scored as well as 8, 4, 2 and 1 on both patch benchmark sets
+# (seed 10: 23.28 / 0.5510 against 23.22 / 0.5501; seed 11: 22.07 / 0.5174 against 22.09 / 0.5193)
+# at 0.86x the time; fewer rounds as well, (0, 2, 4), lost 0.09 dB / 0.007 SSIM on seed 11.
+_JUMPS_ARRAY = np.array((4, 1), np.intp)
 
 
 @dataclass(frozen=True)
