@@ -11,7 +11,7 @@ from scipy import ndimage
 
 from restorer.cli import main
 from restorer.core import weights
-from restorer.core.detail import synthesise_detail
+from restorer.core.detail import hole_depth, synthesise_detail
 from restorer.core.imageio import Photo, read_photo, write_mask, write_photo
 from restorer.core.jobs import run_to_end
 from restorer.core.networks import ContextEncoder, ContextEncoderArch
@@ -174,3 +174,29 @@ def test_a_window_near_the_models_size_gets_no_detail(ce_path):
     (patch,) = run_to_end(restore(photo, mask, options)).patches
     assert patch.params["detail"] is False
     assert patch.params["detail_scale"] == round(patch.box.height / 64, 3) < 1.5
+
+
+def test_a_hole_too_deep_for_copies_gets_the_models_fill_and_the_record_says_why(ce_path):
+    """Most of the face box lost (a 100 px square in the 160 px box): copies from that far away were
+    patchwork, so the model's fill is kept and the record says why; the usual hole still gets detail."""
+    photo, small, box = _face_photo(np.uint8)
+    large = np.zeros_like(small)
+    large[50:150, 50:150] = True
+    options = RestoreOptions(method="context-encoder", model=ce_path, box=box)
+    damaged = photo.with_pixels(np.where(large[..., None], np.uint8(255), photo.pixels))
+    result = run_to_end(restore(damaged, large, options))
+    (patch,) = result.patches
+    assert patch.params["detail"] is False
+    assert "patchwork" in patch.params["detail_skipped"]
+    assert any("region 1" in w and "no fine detail" in w for w in result.warnings)  # shown to the user
+    result = run_to_end(restore(photo, small, options))
+    (patch,) = result.patches
+    assert patch.params["detail"] is True and "detail_skipped" not in patch.params
+    assert not any("fine detail" in w for w in result.warnings)
+
+
+def test_hole_depth_is_the_farthest_pixel_from_known_over_the_side():
+    unknown = np.zeros((100, 200), bool)
+    unknown[40:61, 50:150] = True  # 21 rows: the middle row is 11 px from the nearest known pixel
+    assert hole_depth(unknown) == pytest.approx(11 / 200)
+    assert hole_depth(np.zeros((10, 10), bool)) == 0.0

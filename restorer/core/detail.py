@@ -31,7 +31,7 @@ from scipy import ndimage
 from restorer.core.patchmatch import Guide, complete
 from restorer.core.poisson import poisson_blend
 
-__all__ = ["MIN_SCALE", "detail_scale", "synthesise_detail"]
+__all__ = ["MAX_DEPTH", "MIN_SCALE", "detail_scale", "hole_depth", "synthesise_detail"]
 
 MIN_SCALE = 1.5  # window px per model px below which a fill has (almost) all the detail it can show
 # The low/high split: a Gaussian of this many model pixels. The guide's spectrum ends at half the
@@ -48,6 +48,22 @@ MARGIN = 16  # px: the least context searched around the hole (else as much as t
 # widths away, and mirrored, it is the best source for the lost one's detail. Measured on the
 # benchmark's quick set against 1x: the same PSNR (+0.04 dB against the clean faces), ~20% slower.
 SIDEWAYS = 3.0
+
+
+# How deep into the window a hole may reach (px from its nearest known pixel, over the window's
+# side) and still get detail. Copies are only as good as the sources near them: deep inside a large
+# hole (most of a face, a centre quarter, a half) the synthesis stitches patches from far away, and
+# under Xvfb the result was patchwork (eye and nose pieces with visible edges) where the model's soft
+# fill with matched grain reads as a face. The benchmark's eye, mouth and cheek holes reach 0.05-0.09
+# of the frame; a centre-quarter hole 0.25, most of a face 0.26, a half 0.5.
+MAX_DEPTH = 0.15
+
+
+def hole_depth(unknown: np.ndarray) -> float:
+    """How far the hole reaches from its nearest known pixel, as a fraction of the window's side."""
+    if not unknown.any():
+        return 0.0
+    return float(ndimage.distance_transform_edt(unknown).max()) / max(unknown.shape)
 
 
 def detail_scale(side: int, resolution: int) -> float:

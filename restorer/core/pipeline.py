@@ -489,6 +489,12 @@ def _run(
             params.update(grain_correlation=correlation)
         if task.refined is not None:
             params.update(box_refined=_refinement_record(task.refined))
+        if "detail_skipped" in params:  # the user asked for detail: say why this region has none
+            x, y, w, h = task.window.xywh()
+            warnings.append(
+                f"region {index + 1} (window x={x}, y={y}, {w}x{h} px): no fine detail synthesised, "
+                f"{params['detail_skipped']}"
+            )
         patch = WindowPatch(
             index=index,
             box=task.window,
