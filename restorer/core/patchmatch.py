@@ -47,6 +47,7 @@ from scipy import ndimage
 from restorer.core import patch_kernels as kernels
 from restorer.core.errors import RestorerError
 from restorer.core.fills import halve_known as _downsample
+from restorer.core.maskops import mask_bounds
 from restorer.core.poisson import (
     KnownValues,
     check_hole,
@@ -55,6 +56,7 @@ from restorer.core.poisson import (
     to_dtype,
     value_scale,
 )
+from restorer.core.types import Bounds
 
 __all__ = ["Guide", "complete", "patch_fill"]
 
@@ -125,16 +127,14 @@ def _levels(hole: np.ndarray) -> int:
         count += 1
 
 
-def _hole_box(hole: np.ndarray) -> tuple[slice, slice]:
-    """The hole's bounding box grown by a pixel (within the image): a hole pixel's nearest known
-    pixel always lies inside it, so a distance transform over it equals one over the whole image."""
-    rows, cols = np.flatnonzero(hole.any(axis=1)), np.flatnonzero(hole.any(axis=0))
-    if rows.size == 0:
+def _hole_box(hole: np.ndarray, grow: int = 1) -> tuple[slice, slice]:
+    """The hole's bounding box grown by ``grow`` px (within the image). Grown by one, a hole pixel's
+    nearest known pixel always lies inside it, so a distance transform over it equals one over the
+    whole image."""
+    box = mask_bounds(hole)
+    if box.is_empty:
         return slice(None), slice(None)
-    return (
-        slice(max(rows[0] - 1, 0), rows[-1] + 2),
-        slice(max(cols[0] - 1, 0), cols[-1] + 2),
-    )
+    return box.expanded(grow).intersect(Bounds.of_shape(hole.shape)).slices
 
 
 def _harmonic(image: np.ndarray, hole: np.ndarray) -> np.ndarray:
@@ -164,7 +164,11 @@ class _Level:
         h, w = self.height, self.width
         interior = np.zeros(hole.shape, bool)
         interior[RADIUS : h - RADIUS, RADIUS : w - RADIUS] = True
-        touches = ndimage.maximum_filter(hole, size=2 * RADIUS + 1, mode="constant", cval=False)
+        # Filters over the hole's surroundings only (a window is often many times its hole): a patch
+        # touches the hole within RADIUS of it, and a target's confidence reads RADIUS beyond that.
+        touches = np.zeros(hole.shape, bool)
+        near = _hole_box(hole, RADIUS)
+        touches[near] = ndimage.maximum_filter(hole[near], size=2 * RADIUS + 1, mode="constant", cval=False)
         self.source = interior & ~touches  # fully known patches only: a copy never carries damage
         self.sy_all, self.sx_all = np.nonzero(self.source)
         self.targets = np.flatnonzero(interior & touches)
@@ -175,13 +179,14 @@ class _Level:
         self.slot[self.targets] = np.arange(self.targets.size)
         self.ty, self.tx = np.divmod(self.targets, w)
         self._guide_weight = 0.0 if guide is None else float(guide[1])
-        confidence = np.ones(hole.shape, np.float32)
-        box = _hole_box(hole)
-        depth = ndimage.distance_transform_edt(hole[box])
-        confidence[box] = np.where(hole[box], _CONFIDENCE_DECAY**-depth, 1.0)
-        self.confidence = ndimage.uniform_filter(confidence, 2 * RADIUS + 1, mode="nearest").reshape(-1)[
-            self.targets
-        ]
+        around = _hole_box(hole, 2 * RADIUS)
+        confidence = np.ones(hole[around].shape, np.float32)
+        inner = _hole_box(hole[around])
+        depth = ndimage.distance_transform_edt(hole[around][inner])
+        confidence[inner] = np.where(hole[around][inner], _CONFIDENCE_DECAY**-depth, 1.0)
+        smoothed = np.ones(hole.shape, np.float32)
+        smoothed[around] = ndimage.uniform_filter(confidence, 2 * RADIUS + 1, mode="nearest")
+        self.confidence = smoothed.reshape(-1)[self.targets]
 
     def trust(self) -> np.ndarray:
         """(H, W) weight of each pixel's image channels in a descriptor: known 1, filled small."""
