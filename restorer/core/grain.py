@@ -45,8 +45,16 @@ GRAIN_READ = _REACH + _RING + 1 + _HALO
 _MAD_TO_STD = 1.4826  # std of a Gaussian from its median absolute deviation
 _CELL = 32  # px: cells of the measured pixels, aligned to their bounding box (so a crop measures the same)
 _CELL_MIN = 48  # measured pixels a cell needs to count
-_MIN_CELLS = 6  # with fewer cells that count, every pixel does (the robust MAD of all of them)
-_QUIET = 0.3  # the quietest 30% of the cells (by their band variance, summed over channels) give the grain
+# With fewer cells that count, every pixel does (the robust MAD of all of them). Two are enough to
+# leave the busier out: the band below a half-face hole in a 160 px frame holds five, and measured
+# on all its pixels (hair, brows) it gave the fill coloured blotches.
+_MIN_CELLS = 2
+_QUIET = 0.3  # the 30% quantile of the cells' band variances gives the grain
+# Kurtosis of a band's calm cells: grain is Gaussian (3.0 measured on white and clumped noise, 0-2 px);
+# the rings of 160 px faces measured 3.7-15 (lids, brows, nostrils), a pasted face in a clean Kodak
+# photo 4.1-5.5. Up to _K_GRAIN a band's level is grain, from _K_STRUCTURE on it is structure.
+_K_GRAIN = 3.5
+_K_STRUCTURE = 5.0
 _SLACK = 0.1  # a band within 10% of the ring's level needs nothing: MAD estimates scatter that much
 _NEGLIGIBLE = 0.25  # deficits under a quarter of a quantisation level are left alone
 
@@ -87,11 +95,25 @@ def _correlation(cov: np.ndarray) -> np.ndarray:
     return corr
 
 
-def _band_stats(values: np.ndarray, cells: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(C,) grain levels and (C, C) correlation of one band's (n, C) ``values`` in cells ``cells``.
+def _kurtosis(values: np.ndarray) -> float:
+    """Kurtosis of zero-centred ``values`` (3 for a Gaussian; edges and structure make it larger)."""
+    second = float(np.mean(values**2))
+    return float(np.mean(values**4)) / second**2 if second > 0 else 3.0
 
-    The covariance of the quietest cells, averaged: busy cells (texture, edges) are left out. With
-    too few cells, the robust spread of all values (and their plain correlation).
+
+def grain_likeness(kurtosis: float) -> float:
+    """How much of a band's measured level to take for grain, from its kurtosis: 1 up to
+    ``_K_GRAIN``, 0 from ``_K_STRUCTURE`` on, linear between."""
+    return float(np.clip((_K_STRUCTURE - kurtosis) / (_K_STRUCTURE - _K_GRAIN), 0.0, 1.0))
+
+
+def _band_stats(values: np.ndarray, cells: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
+    """(C,) grain levels, (C, C) correlation and the brightness's kurtosis of one band's (n, C)
+    ``values`` in cells ``cells``.
+
+    Per channel a low quantile of the cells' variances, and the correlation and kurtosis of the
+    calmer half of the cells: busy cells (texture, edges) are left out. With too few cells, the
+    robust spread of all values (and their plain correlation and kurtosis).
     """
     counts = np.bincount(cells)
     counted = np.flatnonzero(counts >= _CELL_MIN)
@@ -99,7 +121,8 @@ def _band_stats(values: np.ndarray, cells: np.ndarray) -> tuple[np.ndarray, np.n
     if counted.size < _MIN_CELLS:
         cov = np.atleast_2d(np.cov(values.astype(np.float64), rowvar=False)) if values.shape[0] > 1 else None
         corr = np.eye(channels) if cov is None else _correlation(cov)
-        return _robust_std(values), corr
+        brightness = values.mean(axis=1, dtype=np.float64)
+        return _robust_std(values), corr, _kurtosis(brightness - np.median(brightness))
     n = counts[counted][:, None]
     means = np.stack([np.bincount(cells, values[:, c])[counted] for c in range(channels)], axis=1) / n
     cov = np.empty((counted.size, channels, channels))
@@ -107,14 +130,30 @@ def _band_stats(values: np.ndarray, cells: np.ndarray) -> tuple[np.ndarray, np.n
         for d in range(c, channels):
             moment = np.bincount(cells, values[:, c] * values[:, d])[counted] / n[:, 0]
             cov[:, c, d] = cov[:, d, c] = moment - means[:, c] * means[:, d]
+    # Each channel's level: the 30% quantile of its cells' variances. Texture raises some cells, so a
+    # low quantile leaves it out; on pure grain the quantile of many noisy cell estimates sits a few
+    # percent below the truth (the mean of the quietest 30% sat 10-20% below with few cells, and a fill
+    # as grainy as its ring then got grain added).
+    variance = np.quantile(cov[:, np.arange(channels), np.arange(channels)], _QUIET, axis=0)
     busy = np.trace(cov, axis1=1, axis2=2)
-    quiet = busy <= np.quantile(busy, _QUIET)
-    mean_cov = cov[quiet].mean(axis=0)
-    return np.sqrt(np.maximum(np.diag(mean_cov), 0.0)), _correlation(mean_cov)
+    calm = busy <= np.median(busy)
+    quiet_cov = cov[calm].mean(axis=0)  # the calmer half: how the channels move together
+    slot = np.full(counts.size, -1)
+    slot[counted[calm]] = np.arange(np.count_nonzero(calm))
+    picked = slot[cells] >= 0
+    brightness = values[picked].mean(axis=1, dtype=np.float64) - means[calm].mean(axis=1)[slot[cells][picked]]
+    return np.sqrt(np.maximum(variance, 0.0)), _correlation(quiet_cov), _kurtosis(brightness)
 
 
-def grain_stats(image: np.ndarray, where: np.ndarray, scale: float = 1.0) -> Grain | None:
+def grain_stats(
+    image: np.ndarray, where: np.ndarray, scale: float = 1.0, grain_only: bool = False
+) -> Grain | None:
     """The grain of (H, W, C) ``image`` / ``scale`` over bool mask ``where`` (see the module).
+
+    ``grain_only``: a band's level counts only as far as its calm cells look like noise (their
+    brightness's kurtosis, :func:`grain_likeness`): at a small face's scale the quietest cells still
+    hold brows, lids and nostrils, whose band energy is structure, and noise at that level reads as
+    dirt. For the photo around a hole; a fill's own levels are measured as they are.
 
     None when ``where`` holds too few pixels to measure. The bands are those of the whole image
     (reflected at its edges), but computed only on the tiles that hold ``where`` pixels: a ring
@@ -153,7 +192,10 @@ def grain_stats(image: np.ndarray, where: np.ndarray, scale: float = 1.0) -> Gra
     ys, xs = np.divmod(place[order], cols[-1] + 1 - cols[0])
     cells = (ys // _CELL) * ((cols[-1] - cols[0]) // _CELL + 1) + xs // _CELL
     stats = [_band_stats(np.concatenate(values)[order], cells) for values in picked]
-    return Grain(np.stack([s[0] for s in stats]), np.stack([s[1] for s in stats]))
+    levels = np.stack([s[0] for s in stats])
+    if grain_only:
+        levels = levels * np.array([grain_likeness(s[2]) for s in stats])[:, None]
+    return Grain(levels, np.stack([s[1] for s in stats]))
 
 
 def grain_levels(image: np.ndarray, where: np.ndarray, scale: float = 1.0) -> np.ndarray | None:
@@ -321,7 +363,7 @@ def photo_grain(pixels: np.ndarray, hole: np.ndarray, skip: np.ndarray | None = 
     ring = _ring(hole[box])
     if skip is not None:
         ring &= ~skip[box]
-    return grain_stats(photo[box], ring, value_scale(photo.dtype))
+    return grain_stats(photo[box], ring, value_scale(photo.dtype), grain_only=True)
 
 
 def _grained(
@@ -330,7 +372,7 @@ def _grained(
     """The hole's (n, C) values of ``fill`` with matching grain, or None when none is needed."""
     scale = np.float32(value_scale(fill.dtype))
     if wanted is None:  # measured beforehand in the pipeline: then the ring is not needed here
-        wanted = grain_stats(photo, _ring(hole), scale)
+        wanted = grain_stats(photo, _ring(hole), scale, grain_only=True)
     present = grain_levels(fill, _core(hole), scale)
     if wanted is None or present is None:
         return None
