@@ -58,6 +58,9 @@ def open_dialog(window, qtbot, sensitivity: float = 0.5) -> DetectDialog:
     qtbot.addWidget(dialog)
     dialog.show()
     qtbot.waitUntil(dialog.ready, timeout=20_000)
+    # The detection's thread leaves window._calls when its finished signal is handled, which can come
+    # after the result on a loaded machine: wait for it, so "no thread" checks see only new work.
+    qtbot.waitUntil(lambda: not window._calls, timeout=20_000)
     return dialog
 
 
