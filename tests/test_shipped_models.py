@@ -87,7 +87,7 @@ def test_shipped_encoder_starts_fit_held_out_faces_faster_than_random_starts(rea
     from restorer.core.latent import LatentConfig, optimise_latent
 
     model = load_model(default_model("dcgan"))
-    assert "encoder" in model.nets and model.provenance["encoder"]["steps"] >= 1000
+    assert "encoder" in model.nets  # and below, that it earns its place
     g, d, e = (model.nets[k] for k in ("generator", "discriminator", "encoder"))
     hole = torch.zeros(64, 64, dtype=torch.bool)
     hole[16:48, 16:48] = True

@@ -239,7 +239,7 @@ def test_gan_training_starts_from_finished_weights_and_carries_the_encoder(tiny_
     g_then, g_now = first.nets["generator"].state_dict(), model.nets["generator"].state_dict()
     conv = next(k for k in g_then if k.endswith("weight") and g_then[k].dim() == 4)
     assert torch.equal(g_then[conv].float(), g_now[conv].float())
-    assert "encoder" in model.nets and "not yet fitted" in model.provenance["encoder"]
+    assert "encoder" in model.nets and "not yet fitted" in model.provenance["encoder"]["note"]
     e_now = model.nets["encoder"].state_dict()
     # (files store float16: equal up to that rounding)
     assert all(

@@ -131,5 +131,9 @@ def train_gan(cfg: GanTrainConfig) -> Gen[dict, None, Path]:
         # Keep the latent encoder so inversion keeps its starts; it was fitted to the earlier G,
         # so `restorer train encoder --gan <this file>` should fine-tune it before shipping.
         nets["encoder"] = run.loaded.nets["encoder"]
-        info["encoder"] = f"carried over from {started['started_from']}, not yet fitted to this G"
+        carried = run.loaded.provenance.get("encoder")
+        info["encoder"] = {
+            **(carried if isinstance(carried, dict) else {}),
+            "note": f"carried over from {started['started_from']}, not yet fitted to this G",
+        }
     return save_weights(run.out / f"{cfg.name}.pt", "dcgan", arch, nets, info)

@@ -146,5 +146,11 @@ def train_latent_encoder(cfg: LatentEncoderTrainConfig) -> Gen[dict, None, Path]
     encoder.eval()
     info = dict(gan.provenance)
     info["encoder"] = provenance(cfg, run.info, device, len(run.data), run.step, run.elapsed)
+    if "encoder" in gan.nets:  # it went on from the file's encoder: say how far that one had come
+        earlier = gan.provenance.get("encoder")
+        info["encoder"]["started_from"] = f"the encoder in {Path(gan.path).name}"
+        if isinstance(earlier, dict):  # files before this was recorded hold a note instead
+            prior = int(earlier.get("total_steps", earlier.get("steps", 0)))
+            info["encoder"].update(prior_steps=prior, total_steps=prior + run.step)
     nets = {"generator": generator, "discriminator": gan.nets["discriminator"], "encoder": encoder}
     return save_weights(run.out / f"{cfg.name}.pt", "dcgan", gan.arch, nets, info)
