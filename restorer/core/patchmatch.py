@@ -17,7 +17,7 @@ loops (restorer.core.patch_kernels, numba); the pyramid, fields and seams are nu
 * sources are fully known patches only, also mirrored left-right (the other eye or shoulder, a
   symmetric pattern): the sample grid is symmetric, so a mirrored source reads its samples
   right to left;
-* search: per target, the matches of the neighbours 8, 4, 2 and 1 px away as they were before
+* search: per target, the matches of the neighbours 4 and 1 px away as they were before
   the pass (jump flooding), shifted back and following flips, then random search in shrinking
   windows and a few global draws; a propagated match wins near-ties (coherence);
 * vote: a hole pixel gathers, for each of the 49 offsets, the pixel that the patch centred at
