@@ -26,7 +26,9 @@ import numpy as np
 from scipy import ndimage
 
 from restorer.core.errors import RestorerError
+from restorer.core.maskops import mask_bounds
 from restorer.core.poisson.pixels import check_hole, check_pixels, to_dtype, value_scale
+from restorer.core.types import Bounds
 
 __all__ = ["MIN_HOLE_PIXELS", "Grain", "grain_levels", "grain_stats", "match_grain", "photo_grain"]
 
@@ -342,12 +344,8 @@ def match_grain(
 
 
 def _around(hole: np.ndarray, grow: int = _REACH + _RING + 1) -> tuple[slice, slice]:
-    """The hole's bounding box grown by ``grow`` px (by default what the ring needs)."""
-    rows, cols = np.flatnonzero(hole.any(axis=1)), np.flatnonzero(hole.any(axis=0))
-    return (
-        slice(max(rows[0] - grow, 0), rows[-1] + 1 + grow),
-        slice(max(cols[0] - grow, 0), cols[-1] + 1 + grow),
-    )
+    """The (non-empty) hole's bounding box grown by ``grow`` px (by default what the ring needs)."""
+    return mask_bounds(hole).expanded(grow).intersect(Bounds.of_shape(hole.shape)).slices
 
 
 def photo_grain(pixels: np.ndarray, hole: np.ndarray, skip: np.ndarray | None = None) -> Grain | None:

@@ -179,6 +179,11 @@ class _Level:
         self.slot[self.targets] = np.arange(self.targets.size)
         self.ty, self.tx = np.divmod(self.targets, w)
         self._guide_weight = 0.0 if guide is None else float(guide[1])
+        radius, radii = max(h, w) // 2, []  # random search windows: halving from half the level's size
+        while radius >= 1:
+            radii.append(radius)
+            radius //= 2
+        self.radii = np.array(radii, np.intp)
         around = _hole_box(hole, 2 * RADIUS)
         confidence = np.ones(hole[around].shape, np.float32)
         inner = _hole_box(hole[around])
@@ -231,10 +236,14 @@ class _Level:
 
     def costs(self, image: np.ndarray, sy: np.ndarray, sx: np.ndarray, flip: np.ndarray) -> np.ndarray:
         """(T,) weighted distances of every target's descriptor on ``image`` to source (sy, sx, flip)."""
+        return self._costs(self.features(image), sy, sx, flip)
+
+    def _costs(self, features: np.ndarray, sy: np.ndarray, sx: np.ndarray, flip: np.ndarray) -> np.ndarray:
         cost = np.empty(self.targets.size, np.float32)
         kernels.score(
-            self.features(image), self.trust(), self.channels, self._guide_weight,
-            self.ty, self.tx, sy.astype(np.intp), sx.astype(np.intp), flip.astype(np.bool_), cost,
+            features, self.trust(), self.channels, self._guide_weight,
+            self.ty, self.tx, np.asarray(sy, np.intp), np.asarray(sx, np.intp),
+            np.asarray(flip, np.bool_), cost,
         )  # fmt: skip
         return cost
 
@@ -243,21 +252,18 @@ class _Level:
         field.cost = self.costs(image, field.sy, field.sx, field.flip)
 
     def search(self, field: _Field, image: np.ndarray) -> None:
-        """Score the field on ``image``, then one PatchMatch pass (propagation, random search, a few
-        global draws)."""
-        self.score(field, image)
+        """Score the field on ``image``, then one PatchMatch pass (propagation, random search in
+        windows halving from half the level's size, a few global draws)."""
+        features = self.features(image)  # one copy (with the guide's channels) for both kernels
+        field.cost = self._costs(features, field.sy, field.sx, field.flip)
         n = self.targets.size
-        radii, radius = [], max(self.height, self.width) // 2
-        while radius >= 1:
-            radii.append(radius)
-            radius //= 2
-        jitter = self.rng.random((n, len(radii), 2), dtype=np.float32)
+        jitter = self.rng.random((n, self.radii.size, 2), dtype=np.float32)
         pick = self.rng.integers(0, self.sy_all.size, (n, _GLOBAL_DRAWS))
         draws_flip = self.rng.random((n, _GLOBAL_DRAWS)) < 0.5 if self.mirror else np.zeros(pick.shape, bool)
         kernels.search(
-            self.features(image), self.trust(), self.channels, self._guide_weight,
+            features, self.trust(), self.channels, self._guide_weight,
             self.source, self.slot, self.ty, self.tx, field.sy, field.sx, field.flip, field.cost,
-            float(self.coherence), _JUMPS_ARRAY, np.array(radii, np.intp), jitter,
+            float(self.coherence), _JUMPS_ARRAY, self.radii, jitter,
             self.sy_all[pick], self.sx_all[pick], draws_flip,
         )  # fmt: skip
 
@@ -272,7 +278,7 @@ class _Level:
         detail, a mean smooths it).
         """
         if best_only:
-            weight = np.where(np.isfinite(field.cost), field.cost, np.inf).astype(np.float32)
+            weight = field.cost.astype(np.float32)  # the kernel picks the lowest cost
         else:
             spread = _SPREAD * float(np.percentile(field.cost[np.isfinite(field.cost)], 75)) + 1e-12
             weight = (np.exp(-field.cost / spread) * self.confidence).astype(np.float32)
