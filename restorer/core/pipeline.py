@@ -299,9 +299,8 @@ def _no_work(options: RestoreOptions) -> Generator[Event, None, RestoreResult]:
 
 def _photo_grain(ctx: _Context, box: Bounds, hole: np.ndarray) -> tuple[list, list] | None:
     """The photo's grain around a region, as lists: levels (bands, C) and the channels' correlation
-    (bands, C, C), measured in the ring around its hole
-    (beyond its window where that is tight) on the photo as filled so far; damage still pending is
-    not grain."""
+    (bands, C, C), measured in the ring around its hole (beyond its window where that is tight) on
+    the photo as filled so far; damage still pending is not grain."""
     from restorer.core.grain import GRAIN_READ, photo_grain
 
     # Read around the hole, not the window: a patch fill's window is many times the ring it needs.
@@ -489,12 +488,10 @@ def _run(
             params.update(grain_correlation=correlation)
         if task.refined is not None:
             params.update(box_refined=_refinement_record(task.refined))
-        if "detail_skipped" in params:  # the user asked for detail: say why this region has none
+        if filled.warnings:  # what the fill could not do, for the user
             x, y, w, h = task.window.xywh()
-            warnings.append(
-                f"region {index + 1} (window x={x}, y={y}, {w}x{h} px): no fine detail synthesised, "
-                f"{params['detail_skipped']}"
-            )
+            where = f"region {index + 1} (window x={x}, y={y}, {w}x{h} px)"
+            warnings.extend(f"{where}: {note}" for note in filled.warnings)
         patch = WindowPatch(
             index=index,
             box=task.window,

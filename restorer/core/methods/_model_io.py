@@ -117,16 +117,19 @@ class ModelInputs:
         return generated if self.space is None else self.space.from_srgb(generated)
 
 
-def with_detail(request: FillRequest, inputs: ModelInputs, candidates: list[np.ndarray]) -> tuple[list, dict]:
+def with_detail(
+    request: FillRequest, inputs: ModelInputs, candidates: list[np.ndarray]
+) -> tuple[list, dict, list[str]]:
     """The final candidates with the photo's fine detail synthesised in (restorer.core.detail) when
     the options ask for it, the window is notably larger than the model and the hole is not too deep
-    for copies (``detail.MAX_DEPTH``), and the params saying whether it ran (and why not, when the
-    hole's depth ruled it out). Previews stay as upsampled: synthesis per iteration would cost more
-    than the search."""
+    for copies (``detail.MAX_DEPTH``); the params saying whether it ran, and when the hole's depth
+    ruled it out, why (``detail_skipped``, also as a warning for the user). Previews stay as
+    upsampled: synthesis per iteration would cost more than the search."""
     from restorer.core.detail import MAX_DEPTH, MIN_SCALE, detail_scale, hole_depth, synthesise_detail
 
     scale = detail_scale(inputs.resampler.side, inputs.resampler.resolution)
     params: dict = {"detail_scale": round(scale, 3)}
+    warnings: list[str] = []
     ran = request.options.detail and scale >= MIN_SCALE
     if ran and (depth := hole_depth(request.unknown)) > MAX_DEPTH:
         ran = False
@@ -134,11 +137,12 @@ def with_detail(request: FillRequest, inputs: ModelInputs, candidates: list[np.n
             f"the hole reaches {depth:.0%} of the window from its edge (over {MAX_DEPTH:.0%}): "
             "copies from that far would be patchwork; the model's fill gets the photo's grain instead"
         )
+        warnings.append(f"no fine detail synthesised, {params['detail_skipped']}")
     if ran:
         candidates = [
             synthesise_detail(request.window, request.unknown, c, scale, request.seed) for c in candidates
         ]
-    return candidates, {"detail": ran, **params}
+    return candidates, {"detail": ran, **params}, warnings
 
 
 def model_inputs(request: FillRequest, nc: int, resolution: int) -> ModelInputs:

@@ -56,6 +56,7 @@ class FillOutput:
     candidates: list[np.ndarray]  # window-size float32 (h, w, C) in [0, 1], best first
     losses: list[float]  # same order; 0.0 for methods without an objective
     params: dict = field(default_factory=dict)  # what the record needs to reproduce the fill
+    warnings: list[str] = field(default_factory=list)  # for the user: what the fill could not do, and why
 
 
 FillJob = Generator[RegionProgress, None, FillOutput | None]
@@ -119,10 +120,12 @@ class FillMethod:
         return out
 
 
-def single(request: FillRequest, candidate: np.ndarray, params: dict | None = None) -> FillJob:
+def single(
+    request: FillRequest, candidate: np.ndarray, params: dict | None = None, warnings: list[str] | None = None
+) -> FillJob:
     """The job of a one-shot fill: one progress event (with the result as preview), one candidate."""
     yield RegionProgress(request.index, 1, 1, _preview=lambda: candidate)
-    return FillOutput([candidate], [0.0], params or {})
+    return FillOutput([candidate], [0.0], params or {}, warnings or [])
 
 
 def check_method_class(method: object, module: str) -> FillMethod:

@@ -29,8 +29,8 @@ class ContextEncoderFill(FillMethod):
             image = image.expand(3, -1, -1)
         prediction = fill_with_context_encoder(model.nets["context_encoder"], image, inputs.hole)
         device = str(resolve_device(request.options.device))
-        (candidate,), detail = with_detail(request, inputs, [inputs.back(prediction)])
-        return single(request, candidate, {"device": device, **detail})
+        (candidate,), detail, warnings = with_detail(request, inputs, [inputs.back(prediction)])
+        return single(request, candidate, {"device": device, **detail}, warnings)
 
     def fill_frames(self, batch: FrameBatch) -> Generator[int, None, np.ndarray | None]:
         """The whole batch in one forward pass, as ``fill_with_context_encoder`` does for one frame."""

@@ -99,9 +99,10 @@ class LatentFill(FillMethod):
             "device": str(resolve_device(opts.device)),
             "start_ids": list(result.start_ids),
         }
-        candidates, detail = with_detail(request, inputs, [inputs.back(img) for img in result.images])
+        upsampled = [inputs.back(img) for img in result.images]
+        candidates, detail, warnings = with_detail(request, inputs, upsampled)
         params.update(detail)
-        return FillOutput(candidates, [float(v) for v in result.losses], params)
+        return FillOutput(candidates, [float(v) for v in result.losses], params, warnings)
 
     def fill_frames(self, batch: FrameBatch) -> Generator[int, None, np.ndarray | None]:
         """N frames x K starts optimised as one batch; frame i gets seed ``first_seed + i``."""
